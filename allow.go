@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// defaultAllowlist keeps iblock from banning the machine itself, which the
+// C original does when something on loopback touches a trap port.
+var defaultAllowlist = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+// maxAllowlistSize bounds what iblock reads for every connection.
+const maxAllowlistSize = 1 << 20
+
+// loadAllowlist reads the allowlist file, or returns the default one for "".
+func loadAllowlist(path string) ([]netip.Prefix, error) {
+	if path == "" {
+		return defaultAllowlist, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.New("allowlist: " + err.Error())
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxAllowlistSize+1))
+	if err != nil {
+		return nil, errors.New("allowlist " + path + ": " + err.Error())
+	}
+	if len(data) > maxAllowlistSize {
+		return nil, errors.New("allowlist " + path + ": larger than 1 MiB")
+	}
+	list, err := parseAllowlist(string(data))
+	if err != nil {
+		return nil, errors.New("allowlist " + path + ": " + err.Error())
+	}
+	return list, nil
+}
+
+// parseAllowlist reads one address or prefix per line; '#' starts a comment.
+func parseAllowlist(text string) ([]netip.Prefix, error) {
+	var list []netip.Prefix
+	for i, line := range strings.Split(text, "\n") {
+		if hash := strings.IndexByte(line, '#'); hash >= 0 {
+			line = line[:hash]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		p, err := parseAllowEntry(line)
+		if err != nil {
+			return nil, errors.New("line " + strconv.Itoa(i+1) + ": " + strconv.Quote(line) + " is not an address or a prefix")
+		}
+		list = append(list, p)
+	}
+	return list, nil
+}
+
+// parseAllowEntry parses "192.0.2.1", "192.0.2.0/24", "2001:db8::/32" and
+// normalises them the way peers are normalised: no zone, IPv4-mapped as IPv4.
+func parseAllowEntry(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, err
+		}
+		addr, bits := p.Addr(), p.Bits()
+		if addr.Is4In6() {
+			if bits < 96 {
+				return p, errors.New("mapped prefix too short")
+			}
+			addr, bits = addr.Unmap(), bits-96
+		}
+		return netip.PrefixFrom(addr, bits).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, errors.New("bad address")
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// allowed reports whether addr falls in one of the prefixes.
+func allowed(list []netip.Prefix, addr netip.Addr) bool {
+	for _, p := range list {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// ban bans the peer unless it is allowlisted, and returns the exit status.
+func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
+	if allowed(allow, peer) {
+		log.notice("not blocking " + peer.String() + ": allowlisted")
+		return exitOK
+	}
+	target := banTarget(conf, peer)
+	cmds := banCommands(conf, target, peer.Is6())
+	if conf.dryRun {
+		for _, argv := range cmds {
+			log.notice("dry run: would run " + strings.Join(argv, " "))
+		}
+		return exitOK
+	}
+	log.notice("blocking " + target)
+	for _, argv := range cmds {
+		res := runProgram(argv, programTimeout)
+		if !res.ok() && !alreadyBanned(conf.backend, res) {
+			log.err(res.describe())
+			return exitFailure
+		}
+	}
+	return exitOK
+}

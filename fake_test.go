@@ -1,0 +1,365 @@
+package main
+
+// Stand-ins for doas, pfctl, npfctl, nft and ipset: this test binary, run
+// under their names through symbolic links. Each appends its argv and what
+// it was given as stdin, stdout and stderr to a record file, and answers as
+// the real program does. IBLOCK_FAKE_MODE makes them misbehave.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var fakes = map[string]func(args []string) int{
+	"doas":   fakeDoas,
+	"pfctl":  fakePfctl,
+	"npfctl": fakeNpfctl,
+	"nft":    fakeNft,
+	"ipset":  fakeIpset,
+}
+
+// fakeCall is one run of a fake, as recorded.
+type fakeCall struct {
+	Argv         []string
+	StdinDevNull bool // fd 0 is /dev/null
+	OutputPipe   bool // fds 1 and 2 are one pipe
+	SocketFds    []int
+}
+
+// fakeDir holds the fakes of one test and what they record.
+type fakeDir struct {
+	dir, record, state string
+	mode               string
+}
+
+func newFakeDir(t *testing.T) *fakeDir {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk := &fakeDir{dir: t.TempDir()}
+	fk.record = filepath.Join(fk.dir, "record")
+	fk.state = filepath.Join(fk.dir, "state")
+	if err := os.Mkdir(fk.state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name := range fakes {
+		if err := os.Symlink(exe, fk.path(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fk
+}
+
+func (fk *fakeDir) path(name string) string { return filepath.Join(fk.dir, name) }
+
+// env is iblock's whole environment: PATH leads nowhere, so that a PATH
+// lookup would fail.
+func (fk *fakeDir) env() []string {
+	return []string{
+		"PATH=" + filepath.Join(fk.dir, "no-such-dir"),
+		"IBLOCK_FAKE_RECORD=" + fk.record,
+		"IBLOCK_FAKE_STATE=" + fk.state,
+		"IBLOCK_FAKE_MODE=" + fk.mode,
+	}
+}
+
+// calls returns what the fakes recorded, and clears it.
+func (fk *fakeDir) calls(t *testing.T) []fakeCall {
+	t.Helper()
+	data, err := os.ReadFile(fk.record)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(fk.record)
+	var calls []fakeCall
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var c fakeCall
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("record %q: %v", line, err)
+		}
+		if !c.StdinDevNull || !c.OutputPipe || len(c.SocketFds) > 0 {
+			t.Errorf("%s ran with stdin /dev/null %v, output a pipe %v, sockets on fds %v",
+				c.Argv[0], c.StdinDevNull, c.OutputPipe, c.SocketFds)
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// table returns the entries of a fake pf table.
+func (fk *fakeDir) table(t *testing.T, name string) []string {
+	t.Helper()
+	entries, err := readFakeTable(filepath.Join(fk.state, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sortedKeys(entries)
+}
+
+func fakeMode(m string) bool {
+	for _, w := range strings.Split(os.Getenv("IBLOCK_FAKE_MODE"), ",") {
+		if w == m {
+			return true
+		}
+	}
+	return false
+}
+
+// recordCall appends this process's argv and stdio to the record file.
+func recordCall() {
+	path := os.Getenv("IBLOCK_FAKE_RECORD")
+	if path == "" {
+		return
+	}
+	c := fakeCall{Argv: os.Args, StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
+	for fd := 0; fd < 64; fd++ {
+		var st syscall.Stat_t
+		if syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFSOCK {
+			c.SocketFds = append(c.SocketFds, fd)
+		}
+	}
+	line, _ := json.Marshal(c)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	f.Write(append(line, '\n'))
+	f.Close()
+}
+
+func isDevNull(fd int) bool {
+	var st, null syscall.Stat_t
+	return syscall.Fstat(fd, &st) == nil && syscall.Stat("/dev/null", &null) == nil &&
+		st.Mode&syscall.S_IFMT == syscall.S_IFCHR && st.Rdev == null.Rdev
+}
+
+func samePipe(a, b int) bool {
+	var sa, sb syscall.Stat_t
+	return syscall.Fstat(a, &sa) == nil && syscall.Fstat(b, &sb) == nil &&
+		sa.Mode&syscall.S_IFMT == syscall.S_IFIFO && sa.Ino == sb.Ino && sa.Dev == sb.Dev
+}
+
+// fakeDoas checks "-n program args" and runs the program in its place, as doas does.
+func fakeDoas(args []string) int {
+	recordCall()
+	if len(args) < 2 || args[0] != "-n" || !strings.HasPrefix(args[1], "/") {
+		fmt.Fprintln(os.Stderr, "usage: doas [-Lns] [-a style] [-C config] [-u user] command [arg ...]")
+		return 1
+	}
+	if fakeMode("doas-deny") {
+		fmt.Fprintln(os.Stderr, "doas: Operation not permitted")
+		return 1
+	}
+	err := syscall.Exec(args[1], args[1:], os.Environ())
+	fmt.Fprintln(os.Stderr, "doas: "+args[1]+": "+err.Error())
+	return 1
+}
+
+// fakePfctl answers -t T -T add|show|expire and -k as pfctl does. Tables are
+// files of "address time-added" lines in IBLOCK_FAKE_STATE.
+func fakePfctl(args []string) int {
+	if len(args) == 1 && args[0] == "--sleep" { // the child left behind by "orphan"
+		time.Sleep(time.Hour)
+		return 0
+	}
+	recordCall()
+	switch {
+	case fakeMode("hang"):
+		time.Sleep(time.Hour)
+	case fakeMode("flood"):
+		flood()
+		fmt.Fprintln(os.Stderr, "pfctl: flooded")
+		return 1
+	case fakeMode("orphan"):
+		leaveOrphan()
+	}
+	switch {
+	case len(args) == 5 && args[0] == "-t" && args[2] == "-T" && args[3] == "add":
+		return pfctlAdd(args[1], args[4])
+	case len(args) == 4 && args[0] == "-t" && args[2] == "-T" && args[3] == "show":
+		return pfctlShow(args[1])
+	case len(args) == 5 && args[0] == "-t" && args[2] == "-T" && args[3] == "expire":
+		return pfctlExpire(args[1], args[4])
+	case len(args) == 2 && args[0] == "-k":
+		fmt.Fprintln(os.Stderr, "killed 0 states from 1 sources and 0 destinations")
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "usage: pfctl [-deghNnPqrvz] ...")
+	return 1
+}
+
+func pfctlAdd(table, addr string) int {
+	if fakeMode("add-fails") {
+		fmt.Fprintln(os.Stderr, "pfctl: Invalid argument.")
+		return 255
+	}
+	added := 0
+	err := updateFakeTable(table, func(entries map[string]int64) {
+		if _, ok := entries[addr]; !ok {
+			entries[addr] = time.Now().Unix()
+			added = 1
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pfctl: "+err.Error())
+		return 255
+	}
+	// pfctl prints the count on stderr; -v would print the address on stdout.
+	fmt.Println(addr)
+	fmt.Fprintf(os.Stderr, "%d/1 addresses added.\n", added)
+	return 0
+}
+
+func pfctlShow(table string) int {
+	if fakeMode("show-fails") {
+		fmt.Fprintln(os.Stderr, "pfctl: Table does not exist.")
+		return 255
+	}
+	entries, err := readFakeTable(filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), table))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pfctl: Table does not exist.")
+		return 255
+	}
+	for _, a := range sortedKeys(entries) {
+		fmt.Println("   " + a)
+	}
+	return 0
+}
+
+func pfctlExpire(table, secs string) int {
+	age, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pfctl: expiry time: "+secs+" is invalid")
+		return 1
+	}
+	expired, total := 0, 0
+	updateFakeTable(table, func(entries map[string]int64) {
+		total = len(entries)
+		for a, added := range entries {
+			if time.Now().Unix()-added > age {
+				delete(entries, a)
+				expired++
+			}
+		}
+	})
+	fmt.Fprintf(os.Stderr, "%d/%d addresses expired.\n", expired, total)
+	return 0
+}
+
+func readFakeTable(path string) (map[string]int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var addr string
+		var added int64
+		if _, err := fmt.Sscan(sc.Text(), &addr, &added); err == nil {
+			entries[addr] = added
+		}
+	}
+	return entries, sc.Err()
+}
+
+func updateFakeTable(table string, change func(map[string]int64)) error {
+	path := filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), table)
+	entries, err := readFakeTable(path)
+	if os.IsNotExist(err) {
+		entries, err = map[string]int64{}, nil // -T add creates the table
+	}
+	if err != nil {
+		return err
+	}
+	change(entries)
+	var b strings.Builder
+	for _, a := range sortedKeys(entries) {
+		fmt.Fprintf(&b, "%s %d\n", a, entries[a])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// flood prints 8 MiB, far more than iblock keeps.
+func flood() {
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for i := 0; i < 8192; i++ {
+		if _, err := os.Stdout.Write(line); err != nil {
+			return
+		}
+	}
+}
+
+// leaveOrphan starts a child that holds stdout and stderr open and
+// sleeps, and writes its pid to the state directory.
+func leaveOrphan() {
+	cmd := exec.Command(os.Args[0], "--sleep")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return
+	}
+	os.WriteFile(filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), "orphan.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+}
+
+// fakeNpfctl answers "table T add A"; an entry already there is an error, as in npfctl.
+func fakeNpfctl(args []string) int {
+	recordCall()
+	if len(args) != 4 || args[0] != "table" || args[2] != "add" {
+		fmt.Fprintln(os.Stderr, "usage: npfctl table <tid> add <address/mask>")
+		return 1
+	}
+	exists := false
+	updateFakeTable(args[1], func(entries map[string]int64) {
+		_, exists = entries[args[3]]
+		entries[args[3]] = time.Now().Unix()
+	})
+	if exists {
+		fmt.Fprintln(os.Stderr, "npfctl: entry already exists or is conflicting")
+		return 1
+	}
+	return 0
+}
+
+// fakeNft and fakeIpset only record; their real programs are tested for real.
+func fakeNft(args []string) int {
+	recordCall()
+	if fakeMode("set-missing") {
+		fmt.Fprintln(os.Stderr, "Error: Could not process rule: No such file or directory")
+		return 1
+	}
+	return 0
+}
+
+func fakeIpset(args []string) int {
+	recordCall()
+	if fakeMode("set-missing") {
+		fmt.Fprintln(os.Stderr, "ipset v7.17: The set with the given name does not exist")
+		return 1
+	}
+	return 0
+}

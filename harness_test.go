@@ -1,0 +1,248 @@
+package main
+
+// The process-level tests run the built iblock the way inetd does: a real
+// TCP connection on loopback, the accepted socket as fds 0, 1 and 2. The
+// firewall programs and doas are this test binary again, started under
+// their names (see fake_test.go); they record their argv. The log is read
+// from a syslog socket the test listens on.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	iblockBin         string // built to log to testLog
+	iblockWithoutLog  string // built to log to a socket nobody listens on
+	testLog           *syslogListener
+	errNoTestBinaries = errors.New("test binaries were not built")
+)
+
+func TestMain(m *testing.M) {
+	if fake, ok := fakes[filepath.Base(os.Args[0])]; ok {
+		os.Exit(fake(os.Args[1:]))
+	}
+	if os.Getenv("IBLOCK_DEMO") == "1" {
+		os.Exit(demo())
+	}
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "iblock-test-")
+	if err != nil {
+		return fatalSetup(err)
+	}
+	defer os.RemoveAll(dir)
+	testLog, err = listenSyslog(filepath.Join(dir, "log"))
+	if err != nil {
+		return fatalSetup(err)
+	}
+	defer testLog.close()
+	iblockBin = filepath.Join(dir, "iblock")
+	iblockWithoutLog = filepath.Join(dir, "iblock-nolog")
+	if err := buildIblock(iblockBin, testLog.path); err != nil {
+		return fatalSetup(err)
+	}
+	if err := buildIblock(iblockWithoutLog, filepath.Join(dir, "nobody-listens")); err != nil {
+		return fatalSetup(err)
+	}
+	return m.Run()
+}
+
+func fatalSetup(err error) int {
+	os.Stderr.WriteString("test setup: " + err.Error() + "\n")
+	return 1
+}
+
+// buildIblock builds iblock as the Makefile does, with only the syslog
+// socket changed.
+func buildIblock(out, syslogPath string) error {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags", "-s -w -X main.syslogSocket="+syslogPath, "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return errors.New("go build: " + err.Error() + "\n" + string(msg))
+	}
+	return nil
+}
+
+// connection is what one run of iblock under the inetd stand-in did.
+type connection struct {
+	exit     int
+	pid      int
+	logs     []logLine
+	received []byte // what the scanner read before the connection closed
+	calls    []fakeCall
+	elapsed  time.Duration
+}
+
+// scanner says where the trap listens and where the scanner connects from.
+type scanner struct {
+	listen string // "127.0.0.1:0", "[::1]:0", "[::]:0"
+	from   string // source address, "" for the kernel's choice
+	dial   string // address to dial, "" for the listener's own
+}
+
+var (
+	scanner4      = scanner{listen: "127.0.0.1:0"}
+	scanner6      = scanner{listen: "[::1]:0"}
+	scannerMapped = scanner{listen: "[::]:0", dial: "127.0.0.1"}
+)
+
+// runInetd accepts one connection from the scanner and runs bin with the
+// accepted socket as fds 0, 1 and 2, as inetd's nowait services do.
+func runInetd(t *testing.T, bin string, fk *fakeDir, sc scanner, args ...string) connection {
+	t.Helper()
+	ln, err := net.Listen("tcp", sc.listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	target := ln.Addr().String()
+	if sc.dial != "" {
+		target = net.JoinHostPort(sc.dial, portOf(t, ln.Addr()))
+	}
+	dialer := net.Dialer{Timeout: 5 * time.Second}
+	if sc.from != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(sc.from)}
+	}
+	client, err := dialer.Dial("tcp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, err := accepted.(*net.TCPConn).File()
+	accepted.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runWithStdio(t, bin, fk, sock, sock, args...)
+	sock.Close()
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.received, err = io.ReadAll(client)
+	if err != nil {
+		t.Fatalf("the scanner's connection did not close: %v", err)
+	}
+	if len(c.received) != 0 {
+		t.Errorf("the scanner received %d bytes: %q", len(c.received), c.received)
+	}
+	return c
+}
+
+func portOf(t *testing.T, a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// runWithStdio runs bin with stdin, and stdout and stderr, as given.
+func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, args ...string) connection {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
+	cmd.Env = fk.env()
+	start := time.Now()
+	err := cmd.Run()
+	c := connection{elapsed: time.Since(start), pid: cmd.Process.Pid}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		c.exit = exitErr.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("iblock did not finish within 30s")
+	}
+	c.logs = testLog.linesOf(t, c.pid)
+	c.calls = fk.calls(t)
+	return c
+}
+
+// wantExit fails the test unless iblock exited with code.
+func (c connection) wantExit(t *testing.T, code int) {
+	t.Helper()
+	if c.exit != code {
+		t.Errorf("exit status %d, want %d; log: %v", c.exit, code, c.logs)
+	}
+}
+
+// wantLog fails the test unless a line at priority pri contains text.
+func (c connection) wantLog(t *testing.T, pri int, text string) {
+	t.Helper()
+	for _, l := range c.logs {
+		if l.pri == pri && strings.Contains(l.msg, text) {
+			return
+		}
+	}
+	t.Errorf("no log line at priority %d containing %q; log: %v", pri, text, c.logs)
+}
+
+// wantArgv fails the test unless the fakes were run with exactly these argv.
+func (c connection) wantArgv(t *testing.T, want ...[]string) {
+	t.Helper()
+	var got [][]string
+	for _, call := range c.calls {
+		got = append(got, call.Argv)
+	}
+	if !equalArgvs(got, want) {
+		t.Errorf("commands run:\n%s\nwant:\n%s", showArgvs(got), showArgvs(want))
+	}
+}
+
+func equalArgvs(a, b [][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if strings.Join(a[i], "\x00") != strings.Join(b[i], "\x00") {
+			return false
+		}
+	}
+	return true
+}
+
+func showArgvs(argvs [][]string) string {
+	var b bytes.Buffer
+	for _, argv := range argvs {
+		b.WriteString("  " + strings.Join(argv, " ") + "\n")
+	}
+	if b.Len() == 0 {
+		return "  (none)\n"
+	}
+	return b.String()
+}
+
+// unixSocketPair returns one end of a connected pair of unix sockets.
+func unixSocketPair(t *testing.T) *os.File {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := os.NewFile(uintptr(fds[1]), "peer")
+	t.Cleanup(func() { other.Close() })
+	f := os.NewFile(uintptr(fds[0]), "unix")
+	t.Cleanup(func() { f.Close() })
+	return f
+}

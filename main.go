@@ -1,0 +1,55 @@
+// Command iblock bans the peer of the connection on its standard input.
+//
+// inetd (or systemd socket activation) starts iblock for every connection
+// to a trap port. iblock asks the kernel who the peer is, logs it, adds it
+// to a packet-filter table and kills its states. See iblock.8.
+package main
+
+import (
+	"errors"
+	"os"
+	"runtime"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// Exit statuses, as in iblock.8.
+const (
+	exitOK      = 0 // blocked, allowlisted or dry run
+	exitFailure = 1 // usage error, bad input or a failed firewall command
+	exitNotInet = 2 // the peer is neither IPv4 nor IPv6
+)
+
+// run does the whole job and returns the exit status. It never writes to
+// the peer: under inetd, fds 0, 1 and 2 are all the scanner's socket.
+func run(args []string) int {
+	log := newLogger()
+	defer log.close()
+
+	conf, err := parseArgs(args, runtime.GOOS)
+	if err != nil {
+		log.err(err.Error())
+		log.err(usage)
+		return exitFailure
+	}
+	allow, err := loadAllowlist(conf.allowFile)
+	if err != nil {
+		log.err(err.Error())
+		return exitFailure
+	}
+	if err := sandbox(planSandbox(conf, runtime.GOOS)); err != nil {
+		log.err("sandbox: " + err.Error())
+		return exitFailure
+	}
+	peer, err := peerAddr(0)
+	if err != nil {
+		log.err(err.Error())
+		if errors.Is(err, errNotInet) {
+			return exitNotInet
+		}
+		return exitFailure
+	}
+	return ban(conf, allow, peer, log)
+}

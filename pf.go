@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// banTarget is what goes into the table: the address itself, or the
+// network around it when -4 or -6 ask for a shorter prefix.
+func banTarget(conf *config, addr netip.Addr) string {
+	bits := conf.bits4
+	if addr.Is6() {
+		bits = conf.bits6
+	}
+	if bits == addr.BitLen() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, bits).Masked().String()
+}
+
+// setName is the nft set or ipset for the family: nft and ipset sets hold
+// one family each, so IPv6 goes to the table name with a "6".
+func setName(table string, v6 bool) string {
+	if v6 {
+		return table + "6"
+	}
+	return table
+}
+
+// banCommands returns the argv of each command, in order; each runs only if
+// the one before it succeeded. pf kills states in a second call, because in
+// one pfctl call -k runs before -T and would act before the ban exists.
+func banCommands(conf *config, target string, v6 bool) [][]string {
+	p, t := conf.program, conf.table
+	var cmds [][]string
+	switch conf.backend {
+	case "pf":
+		cmds = append(cmds, []string{p, "-t", t, "-T", "add", target})
+		if !conf.keepStates {
+			cmds = append(cmds, []string{p, "-k", target})
+		}
+	case "npf":
+		cmds = append(cmds, []string{p, "table", t, "add", target})
+	case "nft":
+		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", setName(t, v6), "{", target, "}"})
+	case "ipset":
+		cmds = append(cmds, []string{p, "add", setName(t, v6), target, "-exist"})
+	}
+	if conf.helper != "" {
+		for i, argv := range cmds {
+			cmds[i] = append([]string{conf.helper, "-n"}, argv...)
+		}
+	}
+	return cmds
+}
+
+// alreadyBanned reports whether a failed command only says the address was
+// in the table already, which is what npfctl does.
+func alreadyBanned(backend string, res *result) bool {
+	return backend == "npf" && res.exitedWith(1) && bytes.Contains(res.output, []byte("entry already exists"))
+}

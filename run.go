@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	programTimeout = 10 * time.Second
+	killGrace      = time.Second // for a killed program to be reaped
+	keptOutput     = 1024        // bytes of a program's output kept for the log
+	firstPause     = 20 * time.Microsecond
+	longestPause   = 10 * time.Millisecond
+)
+
+// result is how a program ended and the start of what it printed.
+type result struct {
+	argv     []string
+	status   unix.WaitStatus
+	output   []byte // stdout and stderr together, at most keptOutput bytes
+	err      error  // it could not be started, or could not be stopped
+	timeout  time.Duration
+	timedOut bool
+}
+
+func (res *result) ok() bool { return res.exitedWith(0) }
+
+func (res *result) exitedWith(code int) bool {
+	return res.err == nil && !res.timedOut && res.status.Exited() && res.status.ExitStatus() == code
+}
+
+// runProgram runs argv with /dev/null as stdin and a pipe as stdout and
+// stderr, never the caller's fds: under inetd those are the scanner's socket.
+// The program runs in a process group of its own, so that after the timeout
+// everything it started can be killed with it.
+func runProgram(argv []string, timeout time.Duration) *result {
+	res := &result{argv: argv, timeout: timeout}
+	devnull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		res.err = errors.New("/dev/null: " + err.Error())
+		return res
+	}
+	defer unix.Close(devnull)
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		res.err = errors.New("pipe: " + err.Error())
+		return res
+	}
+	defer unix.Close(pipe[0])
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   syscall.Environ(),
+		Files: []uintptr{uintptr(devnull), uintptr(pipe[1]), uintptr(pipe[1])},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	unix.Close(pipe[1])
+	if err != nil {
+		res.err = errors.New("cannot run " + argv[0] + ": " + err.Error())
+		return res
+	}
+	res.collect(pid, pipe[0], time.Now().Add(timeout))
+	return res
+}
+
+// collect reads the program's output until it has exited and been reaped.
+// It waits in short, growing pauses rather than blocking: a program that
+// hangs, or that leaves a child holding the pipe, must not hold iblock.
+func (res *result) collect(pid, out int, deadline time.Time) {
+	pipeOpen, pause := true, firstPause
+	for {
+		var ws unix.WaitStatus
+		if wpid, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); wpid == pid {
+			res.status = ws
+			if pipeOpen {
+				// It exited, but something it started still holds its output.
+				unix.Kill(-pid, unix.SIGKILL)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			if res.timedOut {
+				res.err = errors.New("killed after " + res.timeout.String() + " but still running")
+				return
+			}
+			res.timedOut = true
+			if err := unix.Kill(-pid, unix.SIGKILL); err != nil {
+				// pfctl run by doas is root's, and iblock cannot kill it.
+				res.err = errors.New("still running after " + res.timeout.String() + " and cannot be killed: " + err.Error())
+				return
+			}
+			deadline = time.Now().Add(killGrace)
+		}
+		if pipeOpen {
+			var event bool
+			event, pipeOpen = res.readOutput(out, pause)
+			if event {
+				pause = firstPause
+				continue
+			}
+		} else {
+			ts := unix.NsecToTimespec(int64(pause))
+			unix.Nanosleep(&ts, nil)
+		}
+		pause = min(2*pause, longestPause)
+	}
+}
+
+// readOutput waits up to pause (at least a millisecond, poll's unit) for
+// output, keeps the first keptOutput bytes and drops the rest, so that a
+// program printing megabytes neither blocks nor fills memory. It reports
+// whether anything happened and whether the pipe is still open.
+func (res *result) readOutput(out int, pause time.Duration) (event, open bool) {
+	fds := []unix.PollFd{{Fd: int32(out), Events: unix.POLLIN}}
+	ms := max(int(pause/time.Millisecond), 1)
+	if n, err := unix.Poll(fds, ms); n <= 0 || err != nil {
+		return false, true
+	}
+	var buf [4096]byte
+	n, err := unix.Read(out, buf[:])
+	if n > 0 {
+		room := keptOutput - len(res.output)
+		res.output = append(res.output, buf[:min(n, max(room, 0))]...)
+		return true, true
+	}
+	if err == unix.EINTR || err == unix.EAGAIN {
+		return true, true
+	}
+	return true, false
+}
+
+// describe says what went wrong, for the log.
+func (res *result) describe() string {
+	msg := strings.Join(res.argv, " ") + ": "
+	switch {
+	case res.err != nil:
+		return msg + res.err.Error()
+	case res.timedOut:
+		msg += "killed after " + res.timeout.String()
+	case res.status.Signaled():
+		msg += "killed by signal " + strconv.Itoa(int(res.status.Signal()))
+	default:
+		msg += "exit status " + strconv.Itoa(res.status.ExitStatus())
+	}
+	if line := firstLine(res.output); line != "" {
+		msg += ": " + line
+	}
+	return msg
+}
+
+// firstLine is the first non-blank line of a program's output.
+func firstLine(out []byte) string {
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return string(line)
+		}
+	}
+	return ""
+}

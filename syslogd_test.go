@@ -1,0 +1,107 @@
+package main
+
+import (
+	"net"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// logLine is one line iblock sent to syslog.
+type logLine struct {
+	pri int
+	msg string
+}
+
+func (l logLine) String() string { return "<" + strconv.Itoa(l.pri) + ">" + l.msg }
+
+// syslogListener is a stand-in syslogd on a unix datagram socket. It files
+// lines by the pid in their tag, so that tests running at once can each
+// read their own.
+type syslogListener struct {
+	path  string
+	conn  *net.UnixConn
+	mu    sync.Mutex
+	cond  *sync.Cond
+	lines map[int][]logLine
+	ended map[int]bool // an end marker came after the pid's lines
+	bad   []string     // lines not in iblock's format
+}
+
+// iblockLine is the whole format: priority, tag with pid, message; no time stamp.
+var iblockLine = regexp.MustCompile(`^<(\d+)>iblock\[(\d+)\]: (.*)$`)
+var endLine = regexp.MustCompile(`^end (\d+)$`)
+
+func listenSyslog(path string) (*syslogListener, error) {
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return nil, err
+	}
+	s := &syslogListener{path: path, conn: conn, lines: map[int][]logLine{}, ended: map[int]bool{}}
+	s.cond = sync.NewCond(&s.mu)
+	go s.serve()
+	return s, nil
+}
+
+func (s *syslogListener) serve() {
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		s.file(string(buf[:n]))
+	}
+}
+
+func (s *syslogListener) file(datagram string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.cond.Broadcast()
+	if m := endLine.FindStringSubmatch(datagram); m != nil {
+		pid, _ := strconv.Atoi(m[1])
+		s.ended[pid] = true
+		return
+	}
+	m := iblockLine.FindStringSubmatch(datagram)
+	if m == nil {
+		s.bad = append(s.bad, datagram)
+		return
+	}
+	pri, _ := strconv.Atoi(m[1])
+	pid, _ := strconv.Atoi(m[2])
+	s.lines[pid] = append(s.lines[pid], logLine{pri, m[3]})
+}
+
+// linesOf returns what the process pid logged. It must have exited: its
+// lines are then queued before the end marker this sends.
+func (s *syslogListener) linesOf(t *testing.T, pid int) []logLine {
+	t.Helper()
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: s.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("end " + strconv.Itoa(pid))); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(10*time.Second, s.cond.Broadcast)
+	defer timer.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.ended[pid] {
+		if time.Now().After(deadline) {
+			t.Fatal("the test syslogd did not receive the end marker")
+		}
+		s.cond.Wait()
+	}
+	if len(s.bad) > 0 {
+		t.Errorf("lines not in iblock's format: %q", s.bad)
+	}
+	return s.lines[pid]
+}
+
+func (s *syslogListener) close() { s.conn.Close() }
