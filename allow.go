@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultAllowlist keeps iblock from banning the machine itself, which the
@@ -24,23 +24,44 @@ func loadAllowlist(path string) ([]netip.Prefix, error) {
 	if path == "" {
 		return defaultAllowlist, nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, errors.New("allowlist: " + err.Error())
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxAllowlistSize+1))
+	data, err := readSmallFile(path, maxAllowlistSize)
 	if err != nil {
 		return nil, errors.New("allowlist " + path + ": " + err.Error())
-	}
-	if len(data) > maxAllowlistSize {
-		return nil, errors.New("allowlist " + path + ": larger than 1 MiB")
 	}
 	list, err := parseAllowlist(string(data))
 	if err != nil {
 		return nil, errors.New("allowlist " + path + ": " + err.Error())
 	}
 	return list, nil
+}
+
+// readSmallFile reads a file of at most limit bytes. It uses plain system
+// calls: os.File would start Go's network poller for one read.
+func readSmallFile(path string, limit int) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 4096)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		if buf = buf[:len(buf)+n]; len(buf) > limit {
+			return nil, errors.New("larger than " + strconv.Itoa(limit>>20) + " MiB")
+		}
+	}
 }
 
 // parseAllowlist reads one address or prefix per line; '#' starts a comment.
