@@ -105,14 +105,33 @@ var (
 // accepted socket as fds 0, 1 and 2, as inetd's nowait services do.
 func runInetd(t *testing.T, bin string, fk *fakeDir, sc scanner, args ...string) connection {
 	t.Helper()
-	ln, err := net.Listen("tcp", sc.listen)
+	var c connection
+	received, err := acceptAndRun(sc, func(sock *os.File) error {
+		c = runWithStdio(t, bin, fk, sock, sock, args...)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.received = received; len(received) != 0 {
+		t.Errorf("the scanner received %d bytes: %q", len(received), received)
+	}
+	return c
+}
+
+// acceptAndRun connects a scanner to a trap listening as sc says, hands the
+// accepted socket to serve, and returns what the scanner read until the
+// connection closed.
+func acceptAndRun(sc scanner, serve func(sock *os.File) error) ([]byte, error) {
+	ln, err := net.Listen("tcp", sc.listen)
+	if err != nil {
+		return nil, err
 	}
 	defer ln.Close()
 	target := ln.Addr().String()
 	if sc.dial != "" {
-		target = net.JoinHostPort(sc.dial, portOf(t, ln.Addr()))
+		_, port, _ := net.SplitHostPort(target)
+		target = net.JoinHostPort(sc.dial, port)
 	}
 	dialer := net.Dialer{Timeout: 5 * time.Second}
 	if sc.from != "" {
@@ -120,37 +139,29 @@ func runInetd(t *testing.T, bin string, fk *fakeDir, sc scanner, args ...string)
 	}
 	client, err := dialer.Dial("tcp", target)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer client.Close()
 	accepted, err := ln.Accept()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sock, err := accepted.(*net.TCPConn).File()
 	accepted.Close()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c := runWithStdio(t, bin, fk, sock, sock, args...)
+	err = serve(sock)
 	sock.Close()
+	if err != nil {
+		return nil, err
+	}
 	client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	c.received, err = io.ReadAll(client)
+	received, err := io.ReadAll(client)
 	if err != nil {
-		t.Fatalf("the scanner's connection did not close: %v", err)
+		return received, errors.New("the scanner's connection did not close: " + err.Error())
 	}
-	if len(c.received) != 0 {
-		t.Errorf("the scanner received %d bytes: %q", len(c.received), c.received)
-	}
-	return c
-}
-
-func portOf(t *testing.T, a net.Addr) string {
-	_, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
+	return received, nil
 }
 
 // runWithStdio runs bin with stdin, and stdout and stderr, as given.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net"
 	"regexp"
 	"strconv"
@@ -79,13 +80,24 @@ func (s *syslogListener) file(datagram string) {
 // lines are then queued before the end marker this sends.
 func (s *syslogListener) linesOf(t *testing.T, pid int) []logLine {
 	t.Helper()
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: s.path, Net: "unixgram"})
+	lines, err := s.waitLines(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(s.bad) > 0 {
+		t.Errorf("lines not in iblock's format: %q", s.bad)
+	}
+	return lines
+}
+
+func (s *syslogListener) waitLines(pid int) ([]logLine, error) {
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: s.path, Net: "unixgram"})
+	if err != nil {
+		return nil, err
+	}
 	defer c.Close()
 	if _, err := c.Write([]byte("end " + strconv.Itoa(pid))); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	timer := time.AfterFunc(10*time.Second, s.cond.Broadcast)
 	defer timer.Stop()
@@ -94,14 +106,11 @@ func (s *syslogListener) linesOf(t *testing.T, pid int) []logLine {
 	defer s.mu.Unlock()
 	for !s.ended[pid] {
 		if time.Now().After(deadline) {
-			t.Fatal("the test syslogd did not receive the end marker")
+			return nil, errors.New("the test syslogd did not receive the end marker")
 		}
 		s.cond.Wait()
 	}
-	if len(s.bad) > 0 {
-		t.Errorf("lines not in iblock's format: %q", s.bad)
-	}
-	return s.lines[pid]
+	return s.lines[pid], nil
 }
 
 func (s *syslogListener) close() { s.conn.Close() }

@@ -1,0 +1,44 @@
+# iblock. Portable make: BSD make (OpenBSD, FreeBSD, NetBSD) and GNU make.
+
+PREFIX ?=	/usr/local
+BINDIR ?=	$(PREFIX)/bin
+MANDIR ?=	$(PREFIX)/man
+GO ?=		go
+
+# Static: a dynamically linked Go binary starts slower, on every connection.
+BUILD =		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w"
+
+all: iblock
+
+iblock: *.go go.mod go.sum
+	$(BUILD) -o iblock .
+
+# go vet and a build for every system iblock runs on, then every test.
+test:
+	$(GO) vet ./...
+	for os in openbsd freebsd netbsd linux; do \
+		for arch in amd64 arm64; do \
+			echo "vet and build $$os/$$arch"; \
+			GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) vet . || exit 1; \
+			GOOS=$$os GOARCH=$$arch $(BUILD) -o /dev/null . || exit 1; \
+		done; \
+	done
+	$(GO) test -count=1 ./...
+
+# A scanner banned on this machine: no root, no firewall.
+demo:
+	IBLOCK_DEMO=1 $(GO) test -count=1 -run '^$$'
+
+# iblock against a C inetd child, per connection, in one run.
+bench:
+	$(GO) test -count=1 -run '^$$' -bench PerConnection -benchtime 2000x .
+
+install: iblock
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 iblock $(DESTDIR)$(BINDIR)/iblock
+	install -m 644 iblock.8 $(DESTDIR)$(MANDIR)/man8/iblock.8
+
+clean:
+	rm -f iblock
+
+.PHONY: all test demo bench install clean
