@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// needTool returns the path of a program the test needs. Without it the
+// test is skipped, unless IBLOCK_E2E=1 (set by CI), where that is a failure.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin/", "/sbin/"} {
+			if _, serr := os.Stat(dir + name); serr == nil {
+				return dir + name
+			}
+		}
+		skipOrFail(t, name+" is not installed")
+	}
+	return path
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root")
+	}
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("IBLOCK_E2E") == "1" {
+		t.Fatal(why + " (IBLOCK_E2E=1 makes this a failure)")
+	}
+	t.Skip(why)
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exampleLines returns the lines of an example file that are not comments.
+func exampleLines(t *testing.T, name string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+func TestExampleInetdConfServesBothFamiliesWithARaisedSpawnLimit(t *testing.T) {
+	lines := exampleLines(t, "inetd.conf")
+	if len(lines) != 2 {
+		t.Fatalf("want a tcp and a tcp6 line, got %q", lines)
+	}
+	for i, want := range []struct{ addr, proto string }{{"127.0.0.1:2507", "tcp"}, {"[::1]:2507", "tcp6"}} {
+		f := strings.Fields(lines[i])
+		if len(f) != 7 || f[0] != want.addr || f[1] != "stream" || f[2] != want.proto ||
+			f[4] != "_iblock" || f[5] != "/usr/local/bin/iblock" || f[6] != "iblock" {
+			t.Errorf("line %q", lines[i])
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(f[3], "nowait."))
+		if err != nil || n <= 256 {
+			t.Errorf("%s: want nowait.N above inetd's default of 256", f[3])
+		}
+	}
+}
+
+func TestExamplePfConfBlocksTheDefaultTableAndRedirectsToInetd(t *testing.T) {
+	text := strings.Join(exampleLines(t, "pf.conf"), "\n")
+	for _, want := range []string{
+		`table <iblocked> persist file "/etc/iblocked"`,
+		"block in quick from <iblocked> label iblock",
+		"pass in quick on egress inet proto tcp to port $trap_ports rdr-to 127.0.0.1 port 2507",
+		"pass in quick on egress inet6 proto tcp to port $trap_ports rdr-to ::1 port 2507",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pf.conf lacks %q", want)
+		}
+	}
+	if strings.Index(text, "block in quick") > strings.Index(text, "pass in quick") {
+		t.Error("the block rule must come before the redirections")
+	}
+	ports := regexp.MustCompile(`trap_ports = "\{([ 0-9]+)\}"`).FindStringSubmatch(text)
+	if ports == nil {
+		t.Fatal("no trap_ports macro")
+	}
+	for _, p := range strings.Fields(ports[1]) {
+		if p == "22" || p == "80" || p == "443" || p == "2507" {
+			t.Errorf("trap port %s is one a server commonly serves", p)
+		}
+	}
+}
+
+func TestExampleDoasConfPermitsIblocksDefaultProgram(t *testing.T) {
+	lines := exampleLines(t, "doas.conf")
+	conf, _ := parseArgs(nil, "openbsd")
+	want := "permit nopass _iblock as root cmd " + conf.program
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("doas.conf: %q, want %q", lines, want)
+	}
+}
+
+// exampleScript copies an example shell script with /sbin/pfctl and
+// /etc/iblocked pointing into the test's directory.
+func exampleScript(t *testing.T, fk *fakeDir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "/sbin/pfctl", fk.path("pfctl"))
+	text = strings.ReplaceAll(text, "/etc/iblocked", filepath.Join(fk.dir, "iblocked"))
+	path := filepath.Join(fk.dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runScript(t *testing.T, fk *fakeDir, script string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{script}, args...)...)
+	cmd.Env = append(fk.env(), "PATH=/usr/bin:/bin")
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+func writeFakeTable(t *testing.T, fk *fakeDir, entries map[string]time.Time) {
+	t.Helper()
+	var b strings.Builder
+	for addr, added := range entries {
+		b.WriteString(addr + " " + strconv.FormatInt(added.Unix(), 10) + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(fk.state, "iblocked"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExampleRcShutdownSavesTheTableAndKeepsItWhenPfctlFails(t *testing.T) {
+	fk := newFakeDir(t)
+	script := exampleScript(t, fk, "rc.shutdown")
+	saved := filepath.Join(fk.dir, "iblocked")
+	writeFakeTable(t, fk, map[string]time.Time{"192.0.2.1": time.Now(), "2001:db8::1": time.Now()})
+	if _, err := runScript(t, fk, script); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(saved)
+	if string(got) != "   192.0.2.1\n   2001:db8::1\n" {
+		t.Errorf("saved %q", got)
+	}
+	fk.mode = "show-fails"
+	runScript(t, fk, script)
+	if again, _ := os.ReadFile(saved); string(again) != string(got) {
+		t.Errorf("a failing pfctl changed the saved list to %q", again)
+	}
+	if _, err := os.Stat(saved + ".tmp"); !os.IsNotExist(err) {
+		t.Error("the temporary file was left behind")
+	}
+}
+
+func TestExampleCrontabExpiresEntriesAfterTenDays(t *testing.T) {
+	lines := exampleLines(t, "crontab")
+	if len(lines) != 1 {
+		t.Fatalf("crontab: %q", lines)
+	}
+	f := strings.Fields(lines[0])
+	if len(f) < 6 || strings.Join(f[:5], " ") != "0 * * * *" {
+		t.Fatalf("not an hourly crontab line: %q", lines[0])
+	}
+	fk := newFakeDir(t)
+	writeFakeTable(t, fk, map[string]time.Time{
+		"192.0.2.1": time.Now().Add(-11 * 24 * time.Hour), "192.0.2.2": time.Now().Add(-9 * 24 * time.Hour),
+	})
+	command := strings.ReplaceAll(strings.Join(f[5:], " "), "/sbin/pfctl", fk.path("pfctl"))
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Env = fk.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v %s", command, err, out)
+	}
+	if got := fk.table(t, "iblocked"); strings.Join(got, " ") != "192.0.2.2" {
+		t.Errorf("after expiry the table holds %v, want the 9-day-old entry only", got)
+	}
+}
+
+func TestExampleMuninPluginCountsTheTable(t *testing.T) {
+	fk := newFakeDir(t)
+	plugin := exampleScript(t, fk, "munin-iblock")
+	config, err := runScript(t, fk, plugin, "config")
+	if err != nil || !strings.Contains(config, "graph_title Addresses banned by iblock\n") || !strings.Contains(config, "banned.label banned\n") {
+		t.Errorf("config: %q %v", config, err)
+	}
+	writeFakeTable(t, fk, map[string]time.Time{"192.0.2.1": time.Now(), "192.0.2.2": time.Now(), "2001:db8::1": time.Now()})
+	if out, _ := runScript(t, fk, plugin); out != "banned.value 3\n" {
+		t.Errorf("value: %q", out)
+	}
+	fk.mode = "show-fails"
+	if out, _ := runScript(t, fk, plugin); out != "banned.value U\n" {
+		t.Errorf("value when pfctl fails: %q", out)
+	}
+}
+
+// TestExampleInetdConfBansThroughDebianInetd runs openbsd-inetd with the
+// example's lines, the port and paths changed, and the fakes for doas and
+// pfctl. A connection from loopback is banned over IPv4 and IPv6.
+func TestExampleInetdConfBansThroughDebianInetd(t *testing.T) {
+	needRoot(t)
+	inetd := needTool(t, "inetd")
+	fk := newFakeDir(t)
+	port := freePort(t)
+	var conf strings.Builder
+	for _, line := range exampleLines(t, "inetd.conf") {
+		line = strings.ReplaceAll(line, ":2507", ":"+port)
+		line = strings.ReplaceAll(line, "_iblock", "root")
+		line = strings.ReplaceAll(line, "/usr/local/bin/iblock", iblockBin)
+		conf.WriteString(line + " -w /dev/null -b pf -d " + fk.path("doas") + " -c " + fk.path("pfctl") + "\n")
+	}
+	confPath := filepath.Join(fk.dir, "inetd.conf")
+	os.WriteFile(confPath, []byte(conf.String()), 0o644)
+	cmd := exec.Command(inetd, "-d", confPath)
+	cmd.Env = fk.env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		received := connectWhenListening(t, net.JoinHostPort(host, port))
+		if len(received) != 0 {
+			t.Errorf("the scanner received %q", received)
+		}
+		c := connection{calls: fk.calls(t)}
+		c.wantArgv(t,
+			[]string{fk.path("doas"), "-n", fk.path("pfctl"), "-t", "iblocked", "-T", "add", host},
+			[]string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", host},
+			[]string{fk.path("doas"), "-n", fk.path("pfctl"), "-k", host},
+			[]string{fk.path("pfctl"), "-k", host})
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// connectWhenListening connects once the service listens, and reads until
+// the service closes the connection: by then iblock has exited.
+func connectWhenListening(t *testing.T, addr string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(15 * time.Second))
+			buf := make([]byte, 4096)
+			var got []byte
+			for {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					return got
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDemoShowsAScannerBanned(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "IBLOCK_DEMO=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"not blocking 127.0.0.1: allowlisted",
+		"syslog daemon.notice: iblock[",
+		"]: blocking 127.0.0.1\n",
+		"-t iblocked -T add 127.0.0.1\n",
+		"the scanner received 0 bytes",
+		"pfctl -t iblocked -T show:\n      127.0.0.1\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestManPageIsCleanUnderMandocLint(t *testing.T) {
+	mandoc := needTool(t, "mandoc")
+	out, err := exec.Command(mandoc, "-Tlint", "-W", "warning", "iblock.8").CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("mandoc -Tlint: %v\n%s", err, out)
+	}
+}
