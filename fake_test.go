@@ -30,6 +30,7 @@ var fakes = map[string]func(args []string) int{
 
 // fakeCall is one run of a fake, as recorded.
 type fakeCall struct {
+	Pid          int
 	Argv         []string
 	StdinDevNull bool // fd 0 is /dev/null
 	OutputPipe   bool // fds 1 and 2 are one pipe
@@ -126,7 +127,7 @@ func recordCall() {
 	if path == "" {
 		return
 	}
-	c := fakeCall{Argv: os.Args, StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
+	c := fakeCall{Pid: os.Getpid(), Argv: os.Args, StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
 	for fd := 0; fd < 64; fd++ {
 		var st syscall.Stat_t
 		if syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFSOCK {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,9 @@ func TestHungProgramIsKilledAfterTenSeconds(t *testing.T) {
 	}
 	if len(c.calls) != 2 {
 		t.Errorf("want doas and pfctl, and no -k after the failed add; ran %d commands", len(c.calls))
+	}
+	for _, call := range c.calls {
+		waitGone(t, strconv.Itoa(call.Pid))
 	}
 }
 
