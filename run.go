@@ -37,34 +37,42 @@ func (res *result) exitedWith(code int) bool {
 
 // runProgram runs argv with /dev/null as stdin and a pipe as stdout and
 // stderr, never the caller's fds: under inetd those are the scanner's socket.
-// The program runs in a process group of its own, so that after the timeout
-// everything it started can be killed with it.
 func runProgram(argv []string, timeout time.Duration) *result {
 	res := &result{argv: argv, timeout: timeout}
+	pid, out, err := startProgram(argv)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer unix.Close(out)
+	res.collect(pid, out, time.Now().Add(timeout))
+	return res
+}
+
+// startProgram starts argv in a process group of its own, so that after the
+// timeout everything it started can be killed with it. It returns the pid
+// and the read end of the program's output.
+func startProgram(argv []string) (pid, out int, err error) {
 	devnull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		res.err = errors.New("/dev/null: " + err.Error())
-		return res
+		return 0, -1, errors.New("/dev/null: " + err.Error())
 	}
 	defer unix.Close(devnull)
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
-		res.err = errors.New("pipe: " + err.Error())
-		return res
+		return 0, -1, errors.New("pipe: " + err.Error())
 	}
-	defer unix.Close(pipe[0])
-	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+	pid, err = syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Env:   syscall.Environ(),
 		Files: []uintptr{uintptr(devnull), uintptr(pipe[1]), uintptr(pipe[1])},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
 	unix.Close(pipe[1])
 	if err != nil {
-		res.err = errors.New("cannot run " + argv[0] + ": " + err.Error())
-		return res
+		unix.Close(pipe[0])
+		return 0, -1, errors.New("cannot run " + argv[0] + ": " + err.Error())
 	}
-	res.collect(pid, pipe[0], time.Now().Add(timeout))
-	return res
+	return pid, pipe[0], nil
 }
 
 // collect reads the program's output until it has exited and been reaped.
@@ -76,7 +84,7 @@ func (res *result) collect(pid, out int, deadline time.Time) {
 		var ws unix.WaitStatus
 		if wpid, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); wpid == pid {
 			res.status = ws
-			if pipeOpen {
+			if pipeOpen && !res.drain(out) {
 				// It exited, but something it started still holds its output.
 				unix.Kill(-pid, unix.SIGKILL)
 			}
@@ -123,14 +131,38 @@ func (res *result) readOutput(out int, pause time.Duration) (event, open bool) {
 	var buf [4096]byte
 	n, err := unix.Read(out, buf[:])
 	if n > 0 {
-		room := keptOutput - len(res.output)
-		res.output = append(res.output, buf[:min(n, max(room, 0))]...)
+		res.keep(buf[:n])
 		return true, true
 	}
 	if err == unix.EINTR || err == unix.EAGAIN {
 		return true, true
 	}
 	return true, false
+}
+
+// drain reads what the pipe already holds, and reports whether that ended
+// with the end of file. It stops after a bounded number of reads, in case
+// something left behind keeps writing.
+func (res *result) drain(out int) bool {
+	for i := 0; i < 64; i++ {
+		fds := []unix.PollFd{{Fd: int32(out), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 0); n <= 0 || err != nil {
+			return false
+		}
+		var buf [4096]byte
+		n, err := unix.Read(out, buf[:])
+		if n <= 0 && err != unix.EINTR {
+			return true
+		}
+		res.keep(buf[:max(n, 0)])
+	}
+	return false
+}
+
+// keep appends to the output what fits in keptOutput bytes.
+func (res *result) keep(b []byte) {
+	room := max(keptOutput-len(res.output), 0)
+	res.output = append(res.output, b[:min(len(b), room)]...)
 }
 
 // describe says what went wrong, for the log.
