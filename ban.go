@@ -20,6 +20,7 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
 		return exitOK
 	}
 	log.notice("blocking " + target)
+	closeInheritedOnExec()
 	for _, argv := range cmds {
 		res := runProgram(argv, programTimeout)
 		if !res.ok() && !alreadyBanned(conf.backend, res) {

@@ -41,6 +41,7 @@ type fakeCall struct {
 type fakeDir struct {
 	dir, record, state string
 	mode               string
+	extraFiles         []*os.File // given to iblock as fds 3 and up
 }
 
 func newFakeDir(t *testing.T) *fakeDir {

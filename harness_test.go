@@ -171,6 +171,7 @@ func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, ar
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
+	cmd.ExtraFiles = fk.extraFiles
 	cmd.Env = fk.env()
 	start := time.Now()
 	err := cmd.Run()
@@ -247,7 +248,7 @@ func showArgvs(argvs [][]string) string {
 // unixSocketPair returns one end of a connected pair of unix sockets.
 func unixSocketPair(t *testing.T) *os.File {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -345,3 +345,14 @@ func TestStdinThatIsNotATCPConnectionIsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketInheritedOnFd3NeverReachesPrograms(t *testing.T) {
+	t.Parallel()
+	fk := newFakeDir(t)
+	fk.extraFiles = []*os.File{unixSocketPair(t)} // as systemd passes the connection on fd 3
+	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.path("nft"))
+	c.wantExit(t, exitOK)
+	if len(c.calls) != 1 {
+		t.Fatalf("ran %d commands", len(c.calls))
+	} // fk.calls fails the test if the fake saw a socket on any fd
+}
