@@ -81,6 +81,17 @@ func startProgram(argv []string) (pid, out int, err error) {
 func (res *result) collect(pid, out int, deadline time.Time) {
 	pipeOpen, pause := true, firstPause
 	for {
+		if pipeOpen {
+			var event bool
+			event, pipeOpen = res.readOutput(out, pause)
+			if event {
+				pause = firstPause
+			}
+		} else {
+			ts := unix.NsecToTimespec(int64(pause))
+			unix.Nanosleep(&ts, nil)
+			pause = min(2*pause, longestPause)
+		}
 		var ws unix.WaitStatus
 		if wpid, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); wpid == pid {
 			res.status = ws
@@ -103,18 +114,6 @@ func (res *result) collect(pid, out int, deadline time.Time) {
 			}
 			deadline = time.Now().Add(killGrace)
 		}
-		if pipeOpen {
-			var event bool
-			event, pipeOpen = res.readOutput(out, pause)
-			if event {
-				pause = firstPause
-				continue
-			}
-		} else {
-			ts := unix.NsecToTimespec(int64(pause))
-			unix.Nanosleep(&ts, nil)
-		}
-		pause = min(2*pause, longestPause)
 	}
 }
 
