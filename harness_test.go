@@ -23,10 +23,9 @@ import (
 )
 
 var (
-	iblockBin         string // built to log to testLog
-	iblockWithoutLog  string // built to log to a socket nobody listens on
-	testLog           *syslogListener
-	errNoTestBinaries = errors.New("test binaries were not built")
+	iblockBin        string // built to log to testLog
+	iblockWithoutLog string // built to log to a socket nobody listens on
+	testLog          *syslogListener
 )
 
 func TestMain(m *testing.M) {
