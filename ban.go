@@ -24,7 +24,7 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
 	for _, argv := range cmds {
 		res := runProgram(argv, programTimeout)
 		if !res.ok() && !alreadyBanned(conf.backend, res) {
-			log.err(res.describe())
+			log.err(res.describe() + missingSetHint(conf, res, peer.Is6()))
 			return exitFailure
 		}
 	}

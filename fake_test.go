@@ -351,7 +351,8 @@ func fakeNpfctl(args []string) int {
 func fakeNft(args []string) int {
 	recordCall()
 	if fakeMode("set-missing") {
-		fmt.Fprintln(os.Stderr, "Error: Could not process rule: No such file or directory")
+		fmt.Fprintln(os.Stderr, "Error: No such file or directory")
+		fmt.Fprintln(os.Stderr, strings.Join(args, " "))
 		return 1
 	}
 	return 0

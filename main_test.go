@@ -227,6 +227,28 @@ func TestMissingProgramIsLogged(t *testing.T) {
 	c.wantLog(t, priErr, "cannot run "+fk.path("no-pfctl")+": no such file or directory")
 }
 
+func TestMissingSetIsLoggedWithTheCommandThatCreatesIt(t *testing.T) {
+	t.Parallel()
+	fk := newFakeDir(t)
+	fk.mode = "set-missing"
+	for _, tc := range []struct {
+		backend string
+		sc      scanner
+		want    string
+	}{
+		{"nft", scanner4, "set iblocked is missing from table inet iblock, create it with: " + fk.path("nft") +
+			" add table inet iblock; " + fk.path("nft") + " add set inet iblock iblocked '{ type ipv4_addr; flags interval, timeout; timeout 10d; }'"},
+		{"nft", scanner6, "add set inet iblock iblocked6 '{ type ipv6_addr; flags interval, timeout; timeout 10d; }'"},
+		{"ipset", scanner4, "exit status 1: ipset v7.17: The set with the given name does not exist; set iblocked is missing, create it with: " +
+			fk.path("ipset") + " create iblocked hash:net family inet timeout 864000"},
+		{"ipset", scanner6, "create iblocked6 hash:net family inet6 timeout 864000"},
+	} {
+		c := runInetd(t, iblockBin, fk, tc.sc, "-w", "/dev/null", "-b", tc.backend, "-d", "none", "-c", fk.path(tc.backend))
+		c.wantExit(t, exitFailure)
+		c.wantLog(t, priErr, tc.want)
+	}
+}
+
 func TestNpfEntryAlreadyThereIsSuccess(t *testing.T) {
 	t.Parallel()
 	fk := newFakeDir(t)

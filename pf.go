@@ -59,3 +59,24 @@ func banCommands(conf *config, target string, v6 bool) [][]string {
 func alreadyBanned(backend string, res *result) bool {
 	return backend == "npf" && res.exitedWith(1) && bytes.Contains(res.output, []byte("entry already exists"))
 }
+
+// missingSetHint explains a failed nft or ipset add whose set does not exist
+// and names the command that creates it; it is "" for any other failure.
+// The set needs a timeout for expiry and, with nft, intervals for -4 and -6.
+func missingSetHint(conf *config, res *result, v6 bool) string {
+	set := setName(conf.table, v6)
+	nftType, ipsetFamily := "ipv4_addr", "inet"
+	if v6 {
+		nftType, ipsetFamily = "ipv6_addr", "inet6"
+	}
+	switch {
+	case conf.backend == "nft" && bytes.Contains(res.output, []byte("No such file or directory")):
+		return "; set " + set + " is missing from table inet iblock, create it with: " +
+			conf.program + " add table inet iblock; " + conf.program + " add set inet iblock " + set +
+			" '{ type " + nftType + "; flags interval, timeout; timeout 10d; }'"
+	case conf.backend == "ipset" && bytes.Contains(res.output, []byte("does not exist")):
+		return "; set " + set + " is missing, create it with: " +
+			conf.program + " create " + set + " hash:net family " + ipsetFamily + " timeout 864000"
+	}
+	return ""
+}
