@@ -48,6 +48,10 @@ func runTests(m *testing.M) int {
 	if err != nil {
 		return fatalSetup(err)
 	}
+	// The end-to-end tests run iblock as an unprivileged user too.
+	if err := errors.Join(os.Chmod(dir, 0o755), os.Chmod(testLog.path, 0o666)); err != nil {
+		return fatalSetup(err)
+	}
 	defer testLog.close()
 	iblockBin = filepath.Join(dir, "iblock")
 	iblockWithoutLog = filepath.Join(dir, "iblock-nolog")

@@ -5,7 +5,9 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -114,3 +116,43 @@ func (s *syslogListener) waitLines(pid int) ([]logLine, error) {
 }
 
 func (s *syslogListener) close() { s.conn.Close() }
+
+var syncSeq atomic.Int64
+
+// sync returns once every line sent before it was called has been filed.
+func (s *syslogListener) sync(t *testing.T) {
+	t.Helper()
+	if _, err := s.waitLines(1<<30 + int(syncSeq.Add(1))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// count returns how many lines, from any process, are exactly msg.
+func (s *syslogListener) count(msg string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, lines := range s.lines {
+		for _, l := range lines {
+			if l.msg == msg {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// matching returns the lines, from any process, that contain text.
+func (s *syslogListener) matching(text string) []logLine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []logLine
+	for _, lines := range s.lines {
+		for _, l := range lines {
+			if strings.Contains(l.msg, text) {
+				found = append(found, l)
+			}
+		}
+	}
+	return found
+}

@@ -1,0 +1,179 @@
+package main
+
+// End-to-end tests on Linux: the examples of examples/linux loaded for real
+// in network namespaces, a scanner banned, a bystander not.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadNftExample loads examples/linux/iblock.nft, unchanged.
+func (n *testNet) loadNftExample() {
+	n.t.Helper()
+	n.mustRun(needTool(n.t, "nft"), "-f", "examples/linux/iblock.nft")
+}
+
+// loadIpsetExample creates the sets and rules of the ipset examples.
+func (n *testNet) loadIpsetExample() {
+	n.t.Helper()
+	n.runInput("examples/linux/ipset.conf", needTool(n.t, "ipset"), "-exist", "restore")
+	n.runInput("examples/linux/iptables.rules", needTool(n.t, "iptables-restore"), "--noflush")
+	n.runInput("examples/linux/ip6tables.rules", needTool(n.t, "ip6tables-restore"), "--noflush")
+}
+
+// startInetd runs Debian's openbsd-inetd in the server namespace with the
+// Linux example's lines, each given extra arguments.
+func (n *testNet) startInetd(extra string) {
+	n.t.Helper()
+	inetd := needTool(n.t, "inetd")
+	var conf strings.Builder
+	for _, line := range strings.Split(exampleWithPaths(n.t, "linux/inetd.conf"), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			conf.WriteString(line + extra + "\n")
+		}
+	}
+	path := filepath.Join(n.t.TempDir(), "inetd.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	n.start(inetd, "-d", path)
+	n.waitListening(iblockPort)
+}
+
+// family is one address family's side of a test.
+type family struct {
+	name, server, scanner, bystander, set string
+}
+
+var families = []family{
+	{"IPv4", server4, scanner4Addr, bystander4, "iblocked"},
+	{"IPv6", server6, scanner6Addr, bystander6, "iblocked6"},
+}
+
+// wantScannerBannedAlone touches the trap from the family's scanner, then
+// checks the set, that the scanner is dropped on the service port, that
+// its connection opened before the ban is dropped too, and that the
+// bystander still gets through.
+func (n *testNet) wantScannerBannedAlone(f family, elements func(set string) []string, path string) {
+	n.t.Helper()
+	session := n.openSession(f.scanner, f.server)
+	took := n.touchTrap(f.scanner, f.server)
+	wantElements(n.t, f.set, elements(f.set), f.scanner)
+	report(n.t, "time to block an %s scanner through %s: %v", f.name, path, took.Round(100*time.Microsecond))
+	n.wantReach(f.server, map[string]bool{f.scanner: false, f.bystander: true})
+	if sessionAlive(session) {
+		n.t.Errorf("%s's connection opened before the ban still works", f.scanner)
+	}
+}
+
+func TestNftablesAndInetdExamplesBanTheScannerAndNobodyElse(t *testing.T) {
+	n := newTestNet(t)
+	n.loadNftExample()
+	n.startInetd("")
+	n.serve()
+	for _, f := range families {
+		n.wantScannerBannedAlone(f, n.nftSet, "openbsd-inetd and nft")
+	}
+}
+
+func TestIpsetAndIptablesExamplesBanTheScannerAndNobodyElse(t *testing.T) {
+	n := newTestNet(t)
+	n.loadIpsetExample()
+	n.startInetd(" -b ipset")
+	n.serve()
+	for _, f := range families {
+		n.wantScannerBannedAlone(f, n.ipsetSet, "openbsd-inetd and ipset")
+	}
+}
+
+// TestSystemdSocketBansMappedIPv4PeersAsIPv4 runs the units' command line
+// under systemd-socket-activate on the unit's dual-stack socket, where IPv4
+// peers arrive as ::ffff:a.b.c.d, and with what iblock@.service leaves it:
+// an unprivileged user with CAP_NET_ADMIN alone.
+func TestSystemdSocketBansMappedIPv4PeersAsIPv4(t *testing.T) {
+	n := newTestNet(t)
+	activate := needTool(t, "systemd-socket-activate")
+	setpriv := needTool(t, "setpriv")
+	n.loadNftExample()
+	socket := unitSettings(t, "linux/iblock.socket")
+	service := unitSettings(t, "linux/iblock@.service")
+	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" || service["AmbientCapabilities"] != "CAP_NET_ADMIN" {
+		t.Fatalf("units: %v %v", socket, service)
+	}
+	argv := []string{activate, "--accept", "--inetd", "-l", socket["ListenStream"],
+		setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
+		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin"}
+	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", iblockBin))...)
+	n.start(argv...)
+	n.waitListening(iblockPort)
+	n.serve()
+	for _, f := range families {
+		n.wantScannerBannedAlone(f, n.nftSet, "systemd-socket-activate and nft")
+	}
+}
+
+// unitSettings reads the Key=Value lines of an example unit.
+func unitSettings(t *testing.T, name string) map[string]string {
+	t.Helper()
+	settings := map[string]string{}
+	for _, line := range exampleLines(t, name) {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			settings[k] = v
+		}
+	}
+	return settings
+}
+
+func TestSixtyFourBitPrefixBansTheScannersNeighbour(t *testing.T) {
+	n := newTestNet(t)
+	n.loadNftExample()
+	n.startInetd(" -6 64")
+	n.serve()
+	took := n.touchTrap(scanner6Addr, server6)
+	report(t, "time to block an IPv6 /64: %v", took.Round(100*time.Microsecond))
+	wantElements(t, "iblocked6", n.nftSet("iblocked6"), "2001:db8::/64")
+	n.wantReach(server6, map[string]bool{scanner6Addr: false, neighbour6: false, bystander6: true})
+}
+
+func TestAllowlistedAddressIsNeverBanned(t *testing.T) {
+	n := newTestNet(t)
+	n.loadNftExample()
+	allow := filepath.Join(t.TempDir(), "allow")
+	os.WriteFile(allow, []byte("# the office\n"+bystander4+"\n"+bystander6+"/64\n"), 0o644)
+	n.startInetd(" -w " + allow)
+	n.serve()
+	for _, f := range families {
+		n.touchTrap(f.bystander, f.server)
+		n.touchTrap(f.scanner, f.server)
+		wantElements(t, f.set, n.nftSet(f.set), f.scanner)
+		n.wantReach(f.server, map[string]bool{f.bystander: true, f.scanner: false})
+	}
+	testLog.sync(t)
+	for _, addr := range []string{bystander4, bystander6} {
+		if testLog.count("not blocking "+addr+": allowlisted") == 0 {
+			t.Errorf("no log line says %s was allowlisted", addr)
+		}
+	}
+}
+
+// TestMissingNftSetIsNamedWithTheCommandThatCreatesIt runs nft for real
+// with no iblock table at all.
+func TestMissingNftSetIsNamedWithTheCommandThatCreatesIt(t *testing.T) {
+	n := newTestNet(t)
+	n.startInetd("")
+	n.touchPort(scanner4Addr, server4, iblockPort) // no ruleset, no redirection
+	testLog.sync(t)
+	want := "set iblocked is missing from table inet iblock, create it with: /usr/sbin/nft add table inet iblock; " +
+		"/usr/sbin/nft add set inet iblock iblocked '{ type ipv4_addr; flags interval, timeout; timeout 10d; }'"
+	if testLog.count("/usr/sbin/nft add element inet iblock iblocked { "+scanner4Addr+" }: exit status 1: Error: No such file or directory; "+want) != 1 {
+		t.Errorf("no log line names the missing set; the log has: %v", testLog.matching(scanner4Addr))
+	}
+	n.mustRun("nft", "add", "table", "inet", "iblock")
+	n.mustRun("nft", "add", "set", "inet", "iblock", "iblocked", "{ type ipv4_addr; flags interval, timeout; timeout 10d; }")
+	n.touchPort(scanner4Addr, server4, iblockPort)
+	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
+}
