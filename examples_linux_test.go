@@ -1,0 +1,158 @@
+package main
+
+// Checks of examples/linux with the tools that read them: nft -c,
+// systemd-analyze, nix-instantiate, and iblock-sets against real sets.
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestExampleNftRulesetPassesNftCheckAndReloadsWithoutLosingBans(t *testing.T) {
+	n := newTestNet(t)
+	nft := needTool(t, "nft")
+	n.mustRun(nft, "-c", "-f", "examples/linux/iblock.nft")
+	n.loadNftExample()
+	n.mustRun(nft, "add", "element", "inet", "iblock", "iblocked", "{ "+scanner4Addr+" }")
+	n.loadNftExample()
+	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
+	if rules := strings.Count(n.mustRun(nft, "list", "table", "inet", "iblock"), "saddr @iblocked"); rules != 2 {
+		t.Errorf("after two loads the table has %d drop rules, want 2 (one per family)", rules)
+	}
+}
+
+// nixTable returns the nftables table body of the NixOS module.
+func nixTable(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("examples/linux/iblock.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)content = ''\n(.*?)\n\s*'';`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("iblock.nix has no nftables table content")
+	}
+	return string(m[1])
+}
+
+func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
+	nixInstantiate := needTool(t, "nix-instantiate")
+	if out, err := exec.Command(nixInstantiate, "--parse", "examples/linux/iblock.nix").CombinedOutput(); err != nil {
+		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
+	}
+	table := nixTable(t)
+	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
+	trapPorts := regexp.MustCompile(`define trap_ports = \{[^}]*\}`)
+	if a, b := trapPorts.FindString(table), trapPorts.FindString(string(ruleset)); a == "" || a != b {
+		t.Errorf("trap ports differ: iblock.nix %q, iblock.nft %q", a, b)
+	}
+	n := newTestNet(t)
+	path := filepath.Join(t.TempDir(), "nix.nft")
+	// NixOS wraps the content in the table it names.
+	os.WriteFile(path, []byte("table inet iblock {\n"+table+"\n}\n"), 0o644)
+	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+}
+
+// TestExampleNixModuleVendorHashMatchesTheModules computes the hash
+// buildGoModule checks: nix's hash of what "go mod vendor" writes.
+func TestExampleNixModuleVendorHashMatchesTheModules(t *testing.T) {
+	nixHash := needTool(t, "nix-hash")
+	vendor := filepath.Join(t.TempDir(), "vendor")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(goTool, "mod", "vendor", "-o", vendor).CombinedOutput(); err != nil {
+		t.Fatalf("go mod vendor: %v\n%s", err, out)
+	}
+	out, err := exec.Command(nixHash, "--type", "sha256", vendor).Output()
+	sum, herr := hex.DecodeString(strings.TrimSpace(string(out)))
+	if err != nil || herr != nil {
+		t.Fatalf("nix-hash: %v %v %q", err, herr, out)
+	}
+	want := `vendorHash = "sha256-` + base64.StdEncoding.EncodeToString(sum) + `";`
+	if nix, _ := os.ReadFile("examples/linux/iblock.nix"); !strings.Contains(string(nix), want) {
+		t.Errorf("iblock.nix lacks %s", want)
+	}
+}
+
+func TestExampleUnitsPassSystemdAnalyze(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	dir := t.TempDir()
+	sets, _ := filepath.Abs("examples/linux/iblock-sets")
+	units := []string{"iblock.socket", "iblock@.service", "iblock-sets.service", "iblock-save.service", "iblock-save.timer"}
+	for _, name := range units {
+		text := exampleWithPaths(t, "linux/"+name)
+		text = strings.ReplaceAll(text, "/usr/local/sbin/iblock-sets", sets)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify := exec.Command(analyze, append([]string{"verify", "--man=no"}, units...)...)
+	verify.Dir = dir
+	if out, err := verify.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// 1.5 is "OK" on systemd's scale, from 0 (locked down) to 10.
+	security := exec.Command(analyze, "security", "--offline=true", "--threshold=15", "iblock@.service")
+	security.Dir = dir
+	out, err := security.CombinedOutput()
+	if err != nil {
+		t.Errorf("systemd-analyze security: %v\n%s", err, out)
+	}
+	if m := regexp.MustCompile(`Overall exposure level for \S+: (\S+)`).FindSubmatch(out); m != nil {
+		report(t, "systemd-analyze security exposure of iblock@.service: %s", m[1])
+	}
+}
+
+// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets, empties
+// them and restores them, with their timeouts, for nft and ipset; a save
+// that fails keeps the last good file.
+func TestExampleIblockSetsSavesAndRestoresTheSets(t *testing.T) {
+	n := newTestNet(t)
+	script, _ := filepath.Abs("examples/linux/iblock-sets")
+	for _, tc := range []struct {
+		backend string
+		load    func()
+		add     []string
+		empty   []string
+		list    func(string) []string
+		drop    []string
+	}{
+		{"nft", n.loadNftExample,
+			[]string{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h }"},
+			[]string{"nft", "flush", "set", "inet", "iblock", "iblocked"},
+			n.nftSet, []string{"nft", "delete", "table", "inet", "iblock"}},
+		{"ipset", func() { n.runInput("examples/linux/ipset.conf", needTool(t, "ipset"), "restore") },
+			[]string{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "3600"},
+			[]string{"ipset", "flush", "iblocked"},
+			n.ipsetSet, []string{"ipset", "destroy"}},
+	} {
+		saved := filepath.Join(t.TempDir(), "sets")
+		tc.load()
+		n.mustRun(tc.add...)
+		n.mustRun(script, tc.backend, "save", saved)
+		n.mustRun(tc.empty...)
+		n.mustRun(script, tc.backend, "restore", saved)
+		got := tc.list("iblocked")
+		wantElements(t, tc.backend+" iblocked", got, "192.0.2.10")
+		if len(got) == 1 && !regexp.MustCompile(`expires [0-5]?\dm|timeout 3[0-5]\d\d\b`).MatchString(got[0]) {
+			t.Errorf("%s: the restored element lost its remaining time: %q", tc.backend, got[0])
+		}
+		before, _ := os.ReadFile(saved)
+		n.mustRun(tc.drop...)
+		if out, err := n.run(script, tc.backend, "save", saved); err == nil {
+			t.Errorf("%s: save without sets succeeded: %s", tc.backend, out)
+		}
+		if after, _ := os.ReadFile(saved); string(after) != string(before) {
+			t.Errorf("%s: a failed save changed the saved file", tc.backend)
+		}
+		if _, err := os.Stat(saved + ".tmp"); !os.IsNotExist(err) {
+			t.Errorf("%s: a failed save left its temporary file", tc.backend)
+		}
+	}
+}
