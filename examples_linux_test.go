@@ -156,3 +156,16 @@ func TestExampleIblockSetsSavesAndRestoresTheSets(t *testing.T) {
 		}
 	}
 }
+
+// TestManPageNftTablePassesNftCheck checks the table iblock.8 shows.
+func TestManPageNftTablePassesNftCheck(t *testing.T) {
+	data, _ := os.ReadFile("iblock.8")
+	m := regexp.MustCompile(`(?s)\n(table inet iblock \{.*?\n\})\n`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("iblock.8 shows no nftables table")
+	}
+	path := filepath.Join(t.TempDir(), "man.nft")
+	os.WriteFile(path, []byte("define trap_ports = { 23, 445 }\n"+string(m[1])+"\n"), 0o644)
+	n := newTestNet(t)
+	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+}

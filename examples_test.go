@@ -291,3 +291,35 @@ func TestManPageIsCleanUnderMandocLint(t *testing.T) {
 		t.Errorf("mandoc -Tlint: %v\n%s", err, out)
 	}
 }
+
+// TestInetdLinesInTheDocsAreThoseOfTheExamples checks every inetd.conf
+// line the README and the manual show against the example files.
+func TestInetdLinesInTheDocsAreThoseOfTheExamples(t *testing.T) {
+	known := map[string]bool{}
+	files, _ := filepath.Glob("examples/*inetd.conf")
+	more, _ := filepath.Glob("examples/*/inetd.conf")
+	for _, f := range append(files, more...) {
+		for _, line := range exampleLines(t, strings.TrimPrefix(f, "examples/")) {
+			known[strings.Join(strings.Fields(line), " ")] = true
+		}
+	}
+	shown := 0
+	for _, doc := range []string{"README.md", "iblock.8"} {
+		data, _ := os.ReadFile(doc)
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 7 || f[1] != "stream" || !strings.HasPrefix(f[2], "tcp") {
+				continue
+			}
+			shown++
+			// The README's root variant of the OpenBSD line.
+			asIblock := strings.TrimSuffix(strings.Replace(strings.Join(f, " "), " root ", " _iblock ", 1), " -d none")
+			if !known[strings.Join(f, " ")] && !known[asIblock] {
+				t.Errorf("%s shows an inetd.conf line no example has: %q", doc, line)
+			}
+		}
+	}
+	if shown < 10 {
+		t.Errorf("found only %d inetd.conf lines in the docs", shown)
+	}
+}

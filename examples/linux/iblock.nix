@@ -45,8 +45,8 @@ in
       }
       chain drop_banned {
         type filter hook prerouting priority -300; policy accept;
-        ip saddr @iblocked drop
-        ip6 saddr @iblocked6 drop
+        ip saddr @iblocked counter drop
+        ip6 saddr @iblocked6 counter drop
       }
       chain trap {
         type nat hook prerouting priority dstnat; policy accept;
