@@ -110,6 +110,9 @@ func TestSystemdSocketBansMappedIPv4PeersAsIPv4(t *testing.T) {
 	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", iblockBin))...)
 	n.start(argv...)
 	n.waitListening(iblockPort)
+	if v4, v6 := n.listeners(iblockPort); v4 || !v6 {
+		t.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
+	}
 	n.serve()
 	for _, f := range families {
 		n.wantScannerBannedAlone(f, n.nftSet, "systemd-socket-activate and nft")

@@ -198,23 +198,9 @@ func (n *testNet) serve() {
 // namespace, without connecting: a connection there would be a ban.
 func (n *testNet) waitListening(port string) {
 	n.t.Helper()
-	hex := fmt.Sprintf(":%04X ", mustAtoi(port))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		found := false
-		inNamespace(n.server, func() error {
-			for _, f := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
-				data, _ := os.ReadFile(f)
-				for _, line := range strings.Split(string(data), "\n") {
-					fields := strings.Fields(line)
-					if len(fields) > 3 && strings.HasSuffix(fields[1]+" ", hex) && fields[3] == "0A" {
-						found = true
-					}
-				}
-			}
-			return nil
-		})
-		if found {
+		if v4, v6 := n.listeners(port); v4 || v6 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -222,6 +208,27 @@ func (n *testNet) waitListening(port string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// listeners reports whether IPv4 and IPv6 sockets listen on port in the
+// server namespace.
+func (n *testNet) listeners(port string) (v4, v6 bool) {
+	hex := fmt.Sprintf(":%04X", mustAtoi(port))
+	listening := func(table string) bool {
+		data, _ := os.ReadFile(table)
+		for _, line := range strings.Split(string(data), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) > 3 && strings.HasSuffix(fields[1], hex) && fields[3] == "0A" {
+				return true
+			}
+		}
+		return false
+	}
+	inNamespace(n.server, func() error {
+		v4, v6 = listening("/proc/thread-self/net/tcp"), listening("/proc/thread-self/net/tcp6")
+		return nil
+	})
+	return v4, v6
 }
 
 func mustAtoi(s string) int {
