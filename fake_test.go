@@ -307,10 +307,10 @@ func sortedKeys(m map[string]int64) []string {
 	return keys
 }
 
-// flood prints 8 MiB, far more than iblock keeps.
+// flood prints 64 MiB, far more than iblock keeps.
 func flood() {
 	line := []byte(strings.Repeat("x", 1023) + "\n")
-	for i := 0; i < 8192; i++ {
+	for i := 0; i < 65536; i++ {
 		if _, err := os.Stdout.Write(line); err != nil {
 			return
 		}

@@ -89,6 +89,8 @@ type connection struct {
 	received []byte // what the scanner read before the connection closed
 	calls    []fakeCall
 	elapsed  time.Duration
+	// maxRSSKiB is iblock's peak resident memory.
+	maxRSSKiB int64
 }
 
 // scanner says where the trap listens and where the scanner connects from.
@@ -179,6 +181,9 @@ func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, ar
 	start := time.Now()
 	err := cmd.Run()
 	c := connection{elapsed: time.Since(start), pid: cmd.Process.Pid}
+	if usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		c.maxRSSKiB = int64(usage.Maxrss) // KiB on Linux
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):

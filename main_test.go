@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,57 +197,6 @@ func TestUsageErrorsRunNothing(t *testing.T) {
 	}
 }
 
-func TestFailedAddIsLoggedAndStatesAreNotKilled(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "add-fails"
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl"))
-	c.wantExit(t, exitFailure)
-	c.wantArgv(t,
-		[]string{fk.path("doas"), "-n", fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"},
-		[]string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"})
-	c.wantLog(t, priErr, fk.path("doas")+" -n "+fk.path("pfctl")+" -t iblocked -T add 127.0.0.1: exit status 255: pfctl: Invalid argument.")
-}
-
-func TestDoasDenialIsLogged(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "doas-deny"
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl"))
-	c.wantExit(t, exitFailure)
-	c.wantLog(t, priErr, "exit status 1: doas: Operation not permitted")
-}
-
-func TestMissingProgramIsLogged(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("no-pfctl"))
-	c.wantExit(t, exitFailure)
-	c.wantLog(t, priErr, "cannot run "+fk.path("no-pfctl")+": no such file or directory")
-}
-
-func TestMissingSetIsLoggedWithTheCommandThatCreatesIt(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "set-missing"
-	for _, tc := range []struct {
-		backend string
-		sc      scanner
-		want    string
-	}{
-		{"nft", scanner4, "set iblocked is missing from table inet iblock, create it with: " + fk.path("nft") +
-			" add table inet iblock; " + fk.path("nft") + " add set inet iblock iblocked '{ type ipv4_addr; flags interval, timeout; timeout 10d; }'"},
-		{"nft", scanner6, "add set inet iblock iblocked6 '{ type ipv6_addr; flags interval, timeout; timeout 10d; }'"},
-		{"ipset", scanner4, "exit status 1: ipset v7.17: The set with the given name does not exist; set iblocked is missing, create it with: " +
-			fk.path("ipset") + " create iblocked hash:net family inet timeout 864000"},
-		{"ipset", scanner6, "create iblocked6 hash:net family inet6 timeout 864000"},
-	} {
-		c := runInetd(t, iblockBin, fk, tc.sc, "-w", "/dev/null", "-b", tc.backend, "-d", "none", "-c", fk.path(tc.backend))
-		c.wantExit(t, exitFailure)
-		c.wantLog(t, priErr, tc.want)
-	}
-}
-
 func TestNpfEntryAlreadyThereIsSuccess(t *testing.T) {
 	t.Parallel()
 	fk := newFakeDir(t)
@@ -258,40 +206,6 @@ func TestNpfEntryAlreadyThereIsSuccess(t *testing.T) {
 	c.wantExit(t, exitOK)
 	c.wantArgv(t, []string{fk.path("npfctl"), "table", "iblocked", "add", "127.0.0.1"})
 	c.wantLog(t, priNotice, "blocking 127.0.0.1")
-}
-
-func TestHungProgramIsKilledAfterTenSeconds(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "hang"
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl"))
-	c.wantExit(t, exitFailure)
-	c.wantLog(t, priErr, "killed after 10s")
-	if c.elapsed < 10*time.Second || c.elapsed > 12*time.Second {
-		t.Errorf("iblock took %v, want about 10s", c.elapsed)
-	}
-	if len(c.calls) != 2 {
-		t.Errorf("want doas and pfctl, and no -k after the failed add; ran %d commands", len(c.calls))
-	}
-	for _, call := range c.calls {
-		waitGone(t, strconv.Itoa(call.Pid))
-	}
-}
-
-func TestChildLeftHoldingTheOutputDoesNotKeepIblockWaiting(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "orphan"
-	c := runInetd(t, iblockBin, fk, scanner4, "-K", "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
-	if c.elapsed > 2*time.Second {
-		t.Errorf("iblock took %v", c.elapsed)
-	}
-	pid, err := os.ReadFile(filepath.Join(fk.state, "orphan.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, string(pid))
 }
 
 // waitGone waits until the process is gone or a zombie, for up to 5s.
@@ -312,20 +226,6 @@ func processState(stat string) string {
 		return stat[i+2 : i+3]
 	}
 	return ""
-}
-
-func TestFloodOfOutputIsBoundedAndFirstLineLogged(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "flood"
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitFailure)
-	c.wantLog(t, priErr, "exit status 1: xxxx")
-	for _, l := range c.logs {
-		if len(l.msg) > maxLogLine {
-			t.Errorf("log line of %d bytes", len(l.msg))
-		}
-	}
 }
 
 func TestNoSyslogSocketStillBlocks(t *testing.T) {

@@ -41,6 +41,12 @@ var (
 	burstAddresses = "198.18.0.0/22" // local to the scanner namespace as a whole
 )
 
+// Fixed, locally administered MAC addresses of the two ends of the veth.
+const (
+	serverMAC  = "02:00:00:00:00:01"
+	scannerMAC = "02:00:00:00:00:02"
+)
+
 var netSeq atomic.Int32
 
 type testNet struct {
@@ -63,11 +69,16 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	n.ipBatch(n.server,
 		"link set lo up",
-		"link add veth0 type veth peer name veth0 netns "+n.scanner,
+		"link add veth0 address "+serverMAC+" type veth peer name veth0 address "+scannerMAC+" netns "+n.scanner,
 		"addr add "+server4+"/24 dev veth0",
 		"addr add "+server6+"/48 dev veth0 nodad",
 		"link set veth0 up",
-		"route add 198.18.0.0/15 via "+scanner4Addr)
+		"route add 198.18.0.0/15 via "+scanner4Addr,
+		// Neighbour discovery from a banned address would be dropped, and
+		// the scanner namespace may answer from any of its addresses.
+		"neigh add "+scanner6Addr+" lladdr "+scannerMAC+" dev veth0 nud permanent",
+		"neigh add "+neighbour6+" lladdr "+scannerMAC+" dev veth0 nud permanent",
+		"neigh add "+bystander6+" lladdr "+scannerMAC+" dev veth0 nud permanent")
 	n.ipBatch(n.scanner,
 		"link set lo up",
 		"addr add "+scanner4Addr+"/24 dev veth0",
@@ -76,6 +87,7 @@ func newTestNet(t *testing.T) *testNet {
 		"addr add "+neighbour6+"/48 dev veth0 nodad",
 		"addr add "+bystander6+"/48 dev veth0 nodad",
 		"link set veth0 up",
+		"neigh add "+server6+" lladdr "+serverMAC+" dev veth0 nud permanent",
 		"route add local "+burstAddresses+" dev lo")
 	return n
 }
