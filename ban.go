@@ -23,6 +23,9 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
 	closeInheritedOnExec()
 	for _, argv := range cmds {
 		res := runProgram(argv, programTimeout)
+		for try := 1; try < addTries && worthRetrying(conf.backend, res); try++ {
+			res = runProgram(argv, programTimeout)
+		}
 		if !res.ok() && !alreadyBanned(conf.backend, res) {
 			log.err(res.describe() + missingSetHint(conf, res, peer.Is6()))
 			return exitFailure

@@ -348,8 +348,14 @@ func fakeNpfctl(args []string) int {
 }
 
 // fakeNft and fakeIpset only record; their real programs are tested for real.
+// With "overlap", nft fails the way concurrent adds to an interval set
+// sometimes do, twice, then succeeds; with "overlap-always", every time.
 func fakeNft(args []string) int {
 	recordCall()
+	if fakeMode("overlap") && countCalls() < 3 || fakeMode("overlap-always") {
+		fmt.Fprintln(os.Stderr, "netlink: Error: interval overlaps with an existing one")
+		return 1
+	}
 	if fakeMode("set-missing") {
 		fmt.Fprintln(os.Stderr, "Error: No such file or directory")
 		fmt.Fprintln(os.Stderr, strings.Join(args, " "))
@@ -365,4 +371,10 @@ func fakeIpset(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// countCalls counts the calls recorded so far, this one included.
+func countCalls() int {
+	data, _ := os.ReadFile(os.Getenv("IBLOCK_FAKE_RECORD"))
+	return strings.Count(string(data), "\n")
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -34,6 +35,9 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv("IBLOCK_DEMO") == "1" {
 		os.Exit(demo())
+	}
+	if spec := os.Getenv("IBLOCK_BURST"); spec != "" {
+		os.Exit(runBurst(spec))
 	}
 	os.Exit(runTests(m))
 }
@@ -265,4 +269,10 @@ func unixSocketPair(t *testing.T) *os.File {
 	f := os.NewFile(uintptr(fds[0]), "unix")
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// report prints a measurement; go test shows it even when the test passes.
+func report(t *testing.T, format string, args ...any) {
+	t.Helper()
+	fmt.Printf("%s: %s\n", t.Name(), fmt.Sprintf(format, args...))
 }

@@ -197,6 +197,22 @@ func TestUsageErrorsRunNothing(t *testing.T) {
 	}
 }
 
+func TestSpuriousNftOverlapIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	fk := newFakeDir(t)
+	fk.mode = "overlap"
+	args := []string{"-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.path("nft")}
+	add := []string{fk.path("nft"), "add", "element", "inet", "iblock", "iblocked", "{", "127.0.0.1", "}"}
+	c := runInetd(t, iblockBin, fk, scanner4, args...)
+	c.wantExit(t, exitOK)
+	c.wantArgv(t, add, add, add)
+	fk.mode = "overlap-always"
+	c = runInetd(t, iblockBin, fk, scanner4, args...)
+	c.wantExit(t, exitFailure)
+	c.wantArgv(t, add, add, add)
+	c.wantOneError(t, "exit status 1: netlink: Error: interval overlaps with an existing one")
+}
+
 func TestNpfEntryAlreadyThereIsSuccess(t *testing.T) {
 	t.Parallel()
 	fk := newFakeDir(t)

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -290,21 +289,6 @@ func (n *testNet) touchPort(from, to, port string) time.Duration {
 	return time.Since(start)
 }
 
-func readAll(c net.Conn) ([]byte, error) {
-	var got []byte
-	buf := make([]byte, 512)
-	for {
-		k, err := c.Read(buf)
-		got = append(got, buf[:k]...)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return got, err
-		}
-		if err != nil {
-			return got, nil
-		}
-	}
-}
-
 // dropWait is how long a connection attempt waits for an answer before
 // the test calls it dropped; the answered ones take well under 10 ms.
 const dropWait = 700 * time.Millisecond
@@ -424,10 +408,4 @@ func exampleWithPaths(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(string(data), "/usr/local/bin/iblock", iblockBin)
-}
-
-// report prints a measurement; go test shows it even when the test passes.
-func report(t *testing.T, format string, args ...any) {
-	t.Helper()
-	fmt.Printf("%s: %s\n", t.Name(), fmt.Sprintf(format, args...))
 }

@@ -80,3 +80,14 @@ func missingSetHint(conf *config, res *result, v6 bool) string {
 	}
 	return ""
 }
+
+// addTries is how many times an add that failed for a passing reason runs.
+const addTries = 3
+
+// worthRetrying reports whether a failed command may succeed if run again.
+// nft adds to an interval set that run at the same time, as in a burst of
+// scanners, now and then fail with a spurious overlap; run again, they pass.
+func worthRetrying(backend string, res *result) bool {
+	return backend == "nft" && res.exitedWith(1) &&
+		bytes.Contains(res.output, []byte("interval overlaps with an existing one"))
+}
