@@ -4,6 +4,9 @@ PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/bin
 MANDIR ?=	$(PREFIX)/man
 GO ?=		go
+# How long make fuzz runs each fuzz target; make test runs each for 5s.
+FUZZTIME ?=	2m
+FUZZ =		FuzzTableName FuzzAllowlist FuzzFlagsToArgv
 
 # Static: a dynamically linked Go binary starts slower, on every connection.
 BUILD =		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w"
@@ -26,6 +29,15 @@ test:
 		done; \
 	done
 	$(GO) test -count=1
+	for f in $(FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 5s . || exit 1; \
+	done
+
+# Each fuzz target for longer. A crash leaves its input in testdata/fuzz.
+fuzz:
+	for f in $(FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
 
 # A scanner banned on this machine: no root, no firewall.
 demo:
@@ -43,4 +55,4 @@ install: iblock
 clean:
 	rm -f iblock
 
-.PHONY: all test demo bench install clean
+.PHONY: all test fuzz demo bench install clean

@@ -53,6 +53,10 @@ func TestMakefileWorksUnderBSDMakeAndGNUMake(t *testing.T) {
 			if out := run("-n", "test"); !strings.Contains(out, "go test -count=1\n") || !strings.Contains(out, "GOOS=$os GOARCH=$arch") {
 				t.Errorf("make -n test:\n%s", out)
 			}
+			if out := run("-n", "fuzz", "FUZZTIME=3s"); !strings.Contains(out, `-fuzz "^$f\$" -fuzztime 3s`) ||
+				!strings.Contains(out, "for f in FuzzTableName FuzzAllowlist FuzzFlagsToArgv") {
+				t.Errorf("make -n fuzz:\n%s", out)
+			}
 			if out := run("-n", "bench"); !strings.Contains(out, "-bench PerConnection") {
 				t.Errorf("make -n bench:\n%s", out)
 			}
