@@ -142,27 +142,45 @@ func TestExampleRcShutdownSavesTheTableAndKeepsItWhenPfctlFails(t *testing.T) {
 	}
 }
 
-func TestExampleCrontabExpiresEntriesAfterTenDays(t *testing.T) {
+func TestExampleCrontabExpiresEntriesAfterTenDaysAndSavesTheTableHourly(t *testing.T) {
 	lines := exampleLines(t, "crontab")
-	if len(lines) != 1 {
+	if len(lines) != 2 {
 		t.Fatalf("crontab: %q", lines)
 	}
-	f := strings.Fields(lines[0])
-	if len(f) < 6 || strings.Join(f[:5], " ") != "0 * * * *" {
-		t.Fatalf("not an hourly crontab line: %q", lines[0])
-	}
 	fk := newFakeDir(t)
+	saved := filepath.Join(fk.dir, "iblocked")
+	runCron := func(line string) {
+		t.Helper()
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "*" || f[2] != "*" || f[3] != "*" || f[4] != "*" {
+			t.Fatalf("not an hourly crontab line: %q", line)
+		}
+		command := strings.ReplaceAll(strings.Join(f[5:], " "), "/sbin/pfctl", fk.path("pfctl"))
+		command = strings.ReplaceAll(command, "/etc/iblocked", saved)
+		cmd := exec.Command("/bin/sh", "-c", command) // as cron runs it
+		cmd.Env = append(fk.env(), "PATH=/usr/bin:/bin")
+		if out, err := cmd.CombinedOutput(); err != nil && fk.mode == "" {
+			t.Fatalf("%s: %v %s", command, err, out)
+		}
+	}
 	writeFakeTable(t, fk, map[string]time.Time{
 		"192.0.2.1": time.Now().Add(-11 * 24 * time.Hour), "192.0.2.2": time.Now().Add(-9 * 24 * time.Hour),
 	})
-	command := strings.ReplaceAll(strings.Join(f[5:], " "), "/sbin/pfctl", fk.path("pfctl"))
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Env = fk.env()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v %s", command, err, out)
-	}
+	runCron(lines[0])
 	if got := fk.table(t, "iblocked"); strings.Join(got, " ") != "192.0.2.2" {
 		t.Errorf("after expiry the table holds %v, want the 9-day-old entry only", got)
+	}
+	runCron(lines[1])
+	if got, _ := os.ReadFile(saved); string(got) != "   192.0.2.2\n" {
+		t.Errorf("saved %q", got)
+	}
+	fk.mode = "show-fails"
+	runCron(lines[1])
+	if got, _ := os.ReadFile(saved); string(got) != "   192.0.2.2\n" {
+		t.Errorf("a failing pfctl changed the saved list to %q", got)
+	}
+	if _, err := os.Stat(saved + ".tmp"); !os.IsNotExist(err) {
+		t.Error("the temporary file was left behind")
 	}
 }
 
