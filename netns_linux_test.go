@@ -2,7 +2,8 @@ package main
 
 // Two network namespaces joined by a veth pair: "server" runs the firewall,
 // the trap and a service; "scanner" connects from documentation addresses.
-// Both are deleted when the test ends, whatever happened.
+// Both are deleted when the test ends, whatever happened; those of a test
+// process that was killed before it could are deleted by the next run.
 
 import (
 	"bytes"
@@ -11,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,7 +34,7 @@ const (
 
 // Addresses of the scanner namespace. The bystanders share nothing with
 // the scanners, not even the IPv6 /64; the neighbour shares the /64.
-var (
+const (
 	scanner4Addr   = "192.0.2.10"
 	bystander4     = "192.0.2.20"
 	scanner6Addr   = "2001:db8::10"
@@ -46,7 +49,26 @@ const (
 	scannerMAC = "02:00:00:00:00:02"
 )
 
-var netSeq atomic.Int32
+var (
+	netSeq         atomic.Int32
+	staleRemoved   sync.Once
+	namespaceNames = regexp.MustCompile(`^iblock-(?:srv|scn)-(\d+)-\d+$`)
+)
+
+// removeStaleNamespaces deletes the namespaces of test processes that no
+// longer run.
+func removeStaleNamespaces() {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		m := namespaceNames.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); os.IsNotExist(err) {
+			exec.Command("ip", "netns", "delete", e.Name()).Run()
+		}
+	}
+}
 
 type testNet struct {
 	t               *testing.T
@@ -58,6 +80,7 @@ func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	needRoot(t)
 	needTool(t, "ip")
+	staleRemoved.Do(removeStaleNamespaces)
 	id := strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(netSeq.Add(1)))
 	n := &testNet{t: t, server: "iblock-srv-" + id, scanner: "iblock-scn-" + id}
 	for _, ns := range []string{n.server, n.scanner} {
