@@ -70,23 +70,28 @@ func (n *testNet) wantScannerBannedAlone(f family, elements func(set string) []s
 	}
 }
 
-func TestNftablesAndInetdExamplesBanTheScannerAndNobodyElse(t *testing.T) {
-	n := newTestNet(t)
-	n.loadNftExample()
-	n.startInetd("")
-	n.serve()
-	for _, f := range families {
-		n.wantScannerBannedAlone(f, n.nftSet, "openbsd-inetd and nft")
-	}
-}
-
-func TestIpsetAndIptablesExamplesBanTheScannerAndNobodyElse(t *testing.T) {
-	n := newTestNet(t)
-	n.loadIpsetExample()
-	n.startInetd(" -b ipset")
-	n.serve()
-	for _, f := range families {
-		n.wantScannerBannedAlone(f, n.ipsetSet, "openbsd-inetd and ipset")
+// TestInetdExamplesBanTheScannerAndNobodyElse runs openbsd-inetd with the
+// example lines, once with the nftables ruleset and once with the ipset and
+// iptables rules.
+func TestInetdExamplesBanTheScannerAndNobodyElse(t *testing.T) {
+	for _, fw := range []struct {
+		name, extra string
+		load        func(*testNet)
+		list        func(*testNet, string) []string
+	}{
+		{"nft", "", (*testNet).loadNftExample, (*testNet).nftSet},
+		{"ipset", " -b ipset", (*testNet).loadIpsetExample, (*testNet).ipsetSet},
+	} {
+		t.Run(fw.name, func(t *testing.T) {
+			n := newTestNet(t)
+			fw.load(n)
+			n.startInetd(fw.extra)
+			n.serve()
+			for _, f := range families {
+				elements := func(set string) []string { return fw.list(n, set) }
+				n.wantScannerBannedAlone(f, elements, "openbsd-inetd and "+fw.name)
+			}
+		})
 	}
 }
 
