@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,10 +114,9 @@ func minTime(a, b time.Time) time.Time {
 }
 
 func (s burstSummary) String() string {
-	return strconv.Itoa(s.banned) + " of " + strconv.Itoa(burstSize) + " banned, " +
-		strconv.FormatFloat(s.perSecond, 'f', 0, 64) + " bans/s; time to block: median " +
-		s.median.Round(100*time.Microsecond).String() + ", 99th percentile " +
-		s.p99.Round(100*time.Microsecond).String() + ", slowest " + s.slow.Round(100*time.Microsecond).String()
+	ms := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
+	return fmt.Sprintf("%d of %d banned, %.0f bans/s; time to block: median %v, 99th percentile %v, slowest %v",
+		s.banned, burstSize, s.perSecond, ms(s.median), ms(s.p99), ms(s.slow))
 }
 
 // elementSet returns the addresses of an nft set as a set.
@@ -184,12 +184,7 @@ func first(s []string, k int) []string {
 func TestBurstThroughInetdWithPlainNowaitIsMeasured(t *testing.T) {
 	n := newTestNet(t)
 	n.loadNftExample()
-	inetd := needTool(t, "inetd")
-	conf := strings.ReplaceAll(exampleWithPaths(t, "linux/inetd.conf"), "nowait.3000", "nowait")
-	path := filepath.Join(t.TempDir(), "inetd.conf")
-	os.WriteFile(path, []byte(conf), 0o644)
-	n.start(inetd, "-d", path)
-	n.waitListening(iblockPort)
+	n.startInetdEdited(func(line string) string { return strings.Replace(line, "nowait.3000", "nowait", 1) })
 	results, _ := n.burst()
 	s := summarize(results, n.elementSet("iblocked"))
 	report(t, "with a plain nowait, %d of %d scanners banned; the others met a closed trap", s.banned, burstSize)
@@ -201,22 +196,15 @@ func TestBurstThroughInetdWithPlainNowaitIsMeasured(t *testing.T) {
 // peak of iblocks at once is what MaxConnections must allow.
 func TestBurstThroughSystemdSocketActivateIsBanned(t *testing.T) {
 	n := newTestNet(t)
-	activate := needTool(t, "systemd-socket-activate")
 	n.loadNftExample()
-	service := unitSettings(t, "linux/iblock@.service")
-	argv := append([]string{activate, "--accept", "--inetd", "-l", unitSettings(t, "linux/iblock.socket")["ListenStream"]},
-		strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", iblockBin))...)
-	n.start(argv...)
-	n.waitListening(iblockPort)
+	socket := n.startSocketActivate()
 	results, peak := n.burst()
-	banned := n.elementSet("iblocked")
-	s := summarize(results, banned)
-	report(t, "%v; at most %d iblocks at once (the socket's MaxConnections is %s)", s, peak,
-		unitSettings(t, "linux/iblock.socket")["MaxConnections"])
+	s := summarize(results, n.elementSet("iblocked"))
+	report(t, "%v; at most %d iblocks at once (the socket's MaxConnections is %s)", s, peak, socket["MaxConnections"])
 	if s.banned != burstSize {
 		t.Errorf("%d of %d scanners banned; failures: %q", s.banned, burstSize, first(s.failed, 5))
 	}
-	if limit := mustAtoi(unitSettings(t, "linux/iblock.socket")["MaxConnections"]); peak > limit {
+	if limit := mustAtoi(socket["MaxConnections"]); peak > limit {
 		t.Errorf("%d iblocks ran at once, more than the socket's MaxConnections of %d", peak, limit)
 	}
 	waitNoIblock(t)

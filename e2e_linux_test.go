@@ -29,12 +29,17 @@ func (n *testNet) loadIpsetExample() {
 // Linux example's lines, each given extra arguments.
 func (n *testNet) startInetd(extra string) {
 	n.t.Helper()
+	n.startInetdEdited(func(line string) string { return line + extra })
+}
+
+// startInetdEdited runs openbsd-inetd with the Linux example's lines, the
+// installed path of iblock replaced by the test's, and each line edited.
+func (n *testNet) startInetdEdited(edit func(line string) string) {
+	n.t.Helper()
 	inetd := needTool(n.t, "inetd")
 	var conf strings.Builder
-	for _, line := range strings.Split(exampleWithPaths(n.t, "linux/inetd.conf"), "\n") {
-		if line != "" && !strings.HasPrefix(line, "#") {
-			conf.WriteString(line + extra + "\n")
-		}
+	for _, line := range exampleLines(n.t, "linux/inetd.conf") {
+		conf.WriteString(edit(strings.ReplaceAll(line, "/usr/local/bin/iblock", iblockBin)) + "\n")
 	}
 	path := filepath.Join(n.t.TempDir(), "inetd.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
@@ -42,6 +47,28 @@ func (n *testNet) startInetd(extra string) {
 	}
 	n.start(inetd, "-d", path)
 	n.waitListening(iblockPort)
+}
+
+// startSocketActivate runs the command line of iblock@.service, after the
+// wrapper if any, under systemd-socket-activate on the socket of
+// iblock.socket, which must be one dual-stack IPv6 socket. It returns the
+// socket's settings.
+func (n *testNet) startSocketActivate(wrapper ...string) map[string]string {
+	n.t.Helper()
+	activate := needTool(n.t, "systemd-socket-activate")
+	socket := unitSettings(n.t, "linux/iblock.socket")
+	service := unitSettings(n.t, "linux/iblock@.service")
+	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" {
+		n.t.Fatalf("units: %v %v", socket, service)
+	}
+	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
+	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", iblockBin))...)
+	n.start(argv...)
+	n.waitListening(iblockPort)
+	if v4, v6 := n.listeners(iblockPort); v4 || !v6 {
+		n.t.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
+	}
+	return socket
 }
 
 // family is one address family's side of a test.
@@ -101,23 +128,13 @@ func TestInetdExamplesBanTheScannerAndNobodyElse(t *testing.T) {
 // an unprivileged user with CAP_NET_ADMIN alone.
 func TestSystemdSocketBansMappedIPv4PeersAsIPv4(t *testing.T) {
 	n := newTestNet(t)
-	activate := needTool(t, "systemd-socket-activate")
 	setpriv := needTool(t, "setpriv")
+	if caps := unitSettings(t, "linux/iblock@.service")["AmbientCapabilities"]; caps != "CAP_NET_ADMIN" {
+		t.Fatalf("iblock@.service gives %q", caps)
+	}
 	n.loadNftExample()
-	socket := unitSettings(t, "linux/iblock.socket")
-	service := unitSettings(t, "linux/iblock@.service")
-	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" || service["AmbientCapabilities"] != "CAP_NET_ADMIN" {
-		t.Fatalf("units: %v %v", socket, service)
-	}
-	argv := []string{activate, "--accept", "--inetd", "-l", socket["ListenStream"],
-		setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
-		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin"}
-	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", iblockBin))...)
-	n.start(argv...)
-	n.waitListening(iblockPort)
-	if v4, v6 := n.listeners(iblockPort); v4 || !v6 {
-		t.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
-	}
+	n.startSocketActivate(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
+		"--inh-caps=-all,+net_admin", "--ambient-caps=-all,+net_admin", "--bounding-set=-all,+net_admin")
 	n.serve()
 	for _, f := range families {
 		n.wantScannerBannedAlone(f, n.nftSet, "systemd-socket-activate and nft")
@@ -192,7 +209,8 @@ func TestMissingSetIsNamedWithACommandThatCreatesIt(t *testing.T) {
 				t.Fatalf("no log line says %q; the log has: %v", tc.want, testLog.matching(scanner4Addr+" "))
 			}
 			n.mustRun("/bin/sh", "-c", create)
-			n.touchPort(bystander4, server4, iblockPort)
+			took := n.touchPort(bystander4, server4, iblockPort)
+			report(t, "time to block once the set exists: %v", took.Round(100*time.Microsecond))
 			if tc.backend == "nft" {
 				wantElements(t, "iblocked", n.nftSet("iblocked"), bystander4)
 			} else {

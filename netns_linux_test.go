@@ -123,9 +123,14 @@ func (n *testNet) ipBatch(ns string, cmds ...string) {
 	}
 }
 
+// command returns a command that runs in the server namespace.
+func (n *testNet) command(argv ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.server}, argv...)...)
+}
+
 // run runs a command in the server namespace and returns its output.
 func (n *testNet) run(argv ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.server}, argv...)...).CombinedOutput()
+	out, err := n.command(argv...).CombinedOutput()
 	return string(out), err
 }
 
@@ -146,7 +151,7 @@ func (n *testNet) runInput(stdin string, argv ...string) {
 		n.t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.server}, argv...)...)
+	cmd := n.command(argv...)
 	cmd.Stdin = f
 	if out, err := cmd.CombinedOutput(); err != nil {
 		n.t.Fatalf("%s < %s: %v\n%s", strings.Join(argv, " "), stdin, err, out)
@@ -156,7 +161,7 @@ func (n *testNet) runInput(stdin string, argv ...string) {
 // start runs a command in the server namespace until the test ends.
 func (n *testNet) start(argv ...string) *exec.Cmd {
 	n.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.server}, argv...)...)
+	cmd := n.command(argv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
