@@ -1,11 +1,11 @@
 package main
 
 // "make demo": a scanner banned on any machine, without root or a packet
-// filter. The trap is a loopback port, the inetd is this program, and
-// pfctl is the stand-in of the tests, keeping its table in a file.
+// filter. The trap is a loopback port, the inetd is this program, and doas
+// and pfctl are the stand-ins of the tests (fake_test.go), run through the
+// tests' own harness (harness_test.go).
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,16 +27,9 @@ func runDemo() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	exe, err := os.Executable()
+	fk, err := makeFakeDir(dir)
 	if err != nil {
 		return err
-	}
-	state := filepath.Join(dir, "state")
-	os.Mkdir(state, 0o755)
-	for _, name := range []string{"doas", "pfctl"} {
-		if err := os.Symlink(exe, filepath.Join(dir, name)); err != nil {
-			return err
-		}
 	}
 	log, err := listenSyslog(filepath.Join(dir, "log"))
 	if err != nil {
@@ -48,26 +41,22 @@ func runDemo() error {
 	if err := buildIblock(bin, log.path); err != nil {
 		return err
 	}
-	record := filepath.Join(dir, "record")
-	env := []string{"IBLOCK_FAKE_STATE=" + state, "IBLOCK_FAKE_RECORD=" + record}
-	doas, pfctl := filepath.Join(dir, "doas"), filepath.Join(dir, "pfctl")
+	args := []string{"-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl")}
 
 	fmt.Print("\nThe trap is a port on 127.0.0.1. For each connection, this demo does what\n" +
 		"inetd does: it starts iblock with the connection as stdin, stdout and stderr.\n" +
 		"doas and pfctl are stand-ins; the table lives in a file.\n")
 	fmt.Print("\n1. A scanner connects from 127.0.0.1. The default allowlist is loopback,\n" +
 		"   so iblock never bans the machine itself:\n\n")
-	if err := demoConnection(log, bin, env, "-b", "pf", "-d", doas, "-c", pfctl); err != nil {
+	if err := demoConnection(log, bin, fk, args...); err != nil {
 		return err
 	}
 	fmt.Print("\n2. The same scanner, with an empty allowlist (-w /dev/null):\n\n")
-	if err := demoConnection(log, bin, env, "-w", "/dev/null", "-b", "pf", "-d", doas, "-c", pfctl); err != nil {
+	if err := demoConnection(log, bin, fk, append([]string{"-w", "/dev/null"}, args...)...); err != nil {
 		return err
 	}
 	fmt.Println("\n   pfctl -t iblocked -T show:")
-	show := exec.Command(pfctl, "-t", "iblocked", "-T", "show")
-	show.Env = env
-	out, err := show.CombinedOutput()
+	out, err := exec.Command(fk.path("pfctl"), "-t", "iblocked", "-T", "show").CombinedOutput()
 	fmt.Print(indent(string(out)))
 	if err != nil {
 		return err
@@ -78,41 +67,34 @@ func runDemo() error {
 }
 
 // demoConnection runs one connection through iblock and shows what happened.
-func demoConnection(log *syslogListener, bin string, env []string, args ...string) error {
+func demoConnection(log *syslogListener, bin string, fk *fakeDir, args ...string) error {
 	fmt.Println("   $ iblock " + strings.Join(args, " "))
-	var pid, exit int
-	received, err := acceptAndRun(scanner4, func(sock *os.File) error {
-		cmd := exec.Command(bin, args...)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = sock, sock, sock, env
-		err := cmd.Run()
-		if _, failed := err.(*exec.ExitError); err != nil && !failed {
-			return err
-		}
-		pid, exit = cmd.Process.Pid, cmd.ProcessState.ExitCode()
-		return nil
+	var c connection
+	received, err := acceptAndRun(scanner4, func(sock *os.File) (err error) {
+		c, err = runIblock(bin, fk, sock, sock, args...)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	lines, err := log.waitLines(pid)
+	lines, err := log.waitLines(c.pid)
 	if err != nil {
 		return err
 	}
 	for _, l := range lines {
 		level := map[int]string{priNotice: "daemon.notice", priErr: "daemon.err"}[l.pri]
-		fmt.Printf("   syslog %s: iblock[%d]: %s\n", level, pid, l.msg)
+		fmt.Printf("   syslog %s: iblock[%d]: %s\n", level, c.pid, l.msg)
 	}
-	record := strings.TrimPrefix(env[1], "IBLOCK_FAKE_RECORD=")
-	if data, err := os.ReadFile(record); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			var c fakeCall
-			if json.Unmarshal([]byte(line), &c) == nil && filepath.Base(c.Argv[0]) == "doas" {
-				fmt.Println("   ran: doas " + strings.Join(c.Argv[1:], " "))
-			}
+	calls, err := fk.readCalls()
+	if err != nil {
+		return err
+	}
+	for _, call := range calls {
+		if filepath.Base(call.Argv[0]) == "doas" {
+			fmt.Println("   ran: doas " + strings.Join(call.Argv[1:], " "))
 		}
-		os.Remove(record)
 	}
-	fmt.Printf("   exit status %d; the scanner received %d bytes\n", exit, len(received))
+	fmt.Printf("   exit status %d; the scanner received %d bytes\n", c.exit, len(received))
 	return nil
 }
 

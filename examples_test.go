@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -104,7 +105,7 @@ func exampleScript(t *testing.T, fk *fakeDir, name string) string {
 func runScript(t *testing.T, fk *fakeDir, script string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("/bin/sh", append([]string{script}, args...)...)
-	cmd.Env = append(fk.env(), "PATH=/usr/bin:/bin")
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	out, err := cmd.Output()
 	return string(out), err
 }
@@ -132,7 +133,7 @@ func TestExampleRcShutdownSavesTheTableAndKeepsItWhenPfctlFails(t *testing.T) {
 	if string(got) != "   192.0.2.1\n   2001:db8::1\n" {
 		t.Errorf("saved %q", got)
 	}
-	fk.mode = "show-fails"
+	fk.setMode(t, "show-fails")
 	runScript(t, fk, script)
 	if again, _ := os.ReadFile(saved); string(again) != string(got) {
 		t.Errorf("a failing pfctl changed the saved list to %q", again)
@@ -149,6 +150,7 @@ func TestExampleCrontabExpiresEntriesAfterTenDaysAndSavesTheTableHourly(t *testi
 	}
 	fk := newFakeDir(t)
 	saved := filepath.Join(fk.dir, "iblocked")
+	failing := false
 	runCron := func(line string) {
 		t.Helper()
 		f := strings.Fields(line)
@@ -158,8 +160,8 @@ func TestExampleCrontabExpiresEntriesAfterTenDaysAndSavesTheTableHourly(t *testi
 		command := strings.ReplaceAll(strings.Join(f[5:], " "), "/sbin/pfctl", fk.path("pfctl"))
 		command = strings.ReplaceAll(command, "/etc/iblocked", saved)
 		cmd := exec.Command("/bin/sh", "-c", command) // as cron runs it
-		cmd.Env = append(fk.env(), "PATH=/usr/bin:/bin")
-		if out, err := cmd.CombinedOutput(); err != nil && fk.mode == "" {
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		if out, err := cmd.CombinedOutput(); err != nil && !failing {
 			t.Fatalf("%s: %v %s", command, err, out)
 		}
 	}
@@ -174,7 +176,8 @@ func TestExampleCrontabExpiresEntriesAfterTenDaysAndSavesTheTableHourly(t *testi
 	if got, _ := os.ReadFile(saved); string(got) != "   192.0.2.2\n" {
 		t.Errorf("saved %q", got)
 	}
-	fk.mode = "show-fails"
+	fk.setMode(t, "show-fails")
+	failing = true
 	runCron(lines[1])
 	if got, _ := os.ReadFile(saved); string(got) != "   192.0.2.2\n" {
 		t.Errorf("a failing pfctl changed the saved list to %q", got)
@@ -195,7 +198,7 @@ func TestExampleMuninPluginCountsTheTable(t *testing.T) {
 	if out, _ := runScript(t, fk, plugin); out != "banned.value 3\n" {
 		t.Errorf("value: %q", out)
 	}
-	fk.mode = "show-fails"
+	fk.setMode(t, "show-fails")
 	if out, _ := runScript(t, fk, plugin); out != "banned.value U\n" {
 		t.Errorf("value when pfctl fails: %q", out)
 	}
@@ -254,27 +257,16 @@ func freePort(t *testing.T) string {
 // the service closes the connection: by then iblock has exited.
 func connectWhenListening(t *testing.T, addr string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			defer c.Close()
-			c.SetReadDeadline(time.Now().Add(15 * time.Second))
-			buf := make([]byte, 4096)
-			var got []byte
-			for {
-				n, err := c.Read(buf)
-				got = append(got, buf[:n]...)
-				if err != nil {
-					return got
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var c net.Conn
+	waitUntil(t, 10*time.Second, "nothing listens on "+addr, func() bool {
+		var err error
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+		return err == nil
+	})
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	got, _ := io.ReadAll(c)
+	return got
 }
 
 func TestDemoShowsAScannerBanned(t *testing.T) {

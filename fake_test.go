@@ -1,13 +1,17 @@
 package main
 
-// Stand-ins for doas, pfctl, npfctl, nft and ipset: this test binary, run
-// under their names through symbolic links. Each appends its argv and what
-// it was given as stdin, stdout and stderr to a record file, and answers as
-// the real program does. IBLOCK_FAKE_MODE makes them misbehave.
+// Stand-ins for doas, pfctl, npfctl, nft, ipset and go: this test binary,
+// run under their names through symbolic links in a directory of their own.
+// Each appends its argv, its environment and what it was given as stdin,
+// stdout and stderr to the file "record" beside it, and answers as the real
+// program does. They find that directory from their own argv[0], not from
+// the environment, since iblock gives the programs it runs an environment
+// of its own. The file "mode" beside them makes them misbehave.
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,12 +30,14 @@ var fakes = map[string]func(args []string) int{
 	"npfctl": fakeNpfctl,
 	"nft":    fakeNft,
 	"ipset":  fakeIpset,
+	"go":     fakeGo,
 }
 
 // fakeCall is one run of a fake, as recorded.
 type fakeCall struct {
 	Pid          int
 	Argv         []string
+	Env          []string
 	StdinDevNull bool // fd 0 is /dev/null
 	OutputPipe   bool // fds 1 and 2 are one pipe
 	SocketFds    []int
@@ -40,67 +46,104 @@ type fakeCall struct {
 // fakeDir holds the fakes of one test and what they record.
 type fakeDir struct {
 	dir, record, state string
-	mode               string
 	extraFiles         []*os.File // given to iblock as fds 3 and up
 }
 
 func newFakeDir(t *testing.T) *fakeDir {
 	t.Helper()
-	exe, err := os.Executable()
+	fk, err := makeFakeDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	fk := &fakeDir{dir: t.TempDir()}
-	fk.record = filepath.Join(fk.dir, "record")
-	fk.state = filepath.Join(fk.dir, "state")
-	if err := os.Mkdir(fk.state, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name := range fakes {
-		if err := os.Symlink(exe, fk.path(name)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return fk
 }
 
+// makeFakeDir puts the fakes in dir.
+func makeFakeDir(dir string) (*fakeDir, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	fk := &fakeDir{dir: dir, record: filepath.Join(dir, "record"), state: filepath.Join(dir, "state")}
+	if err := os.Mkdir(fk.state, 0o755); err != nil {
+		return nil, err
+	}
+	for name := range fakes {
+		if err := os.Symlink(exe, fk.path(name)); err != nil {
+			return nil, err
+		}
+	}
+	return fk, nil
+}
+
 func (fk *fakeDir) path(name string) string { return filepath.Join(fk.dir, name) }
 
-// env is iblock's whole environment: PATH leads nowhere, so that a PATH
-// lookup would fail.
-func (fk *fakeDir) env() []string {
-	return []string{
-		"PATH=" + filepath.Join(fk.dir, "no-such-dir"),
-		"IBLOCK_FAKE_RECORD=" + fk.record,
-		"IBLOCK_FAKE_STATE=" + fk.state,
-		"IBLOCK_FAKE_MODE=" + fk.mode,
+// setMode makes the fakes misbehave as the comma-separated words of mode say.
+func (fk *fakeDir) setMode(t *testing.T, mode string) {
+	t.Helper()
+	if err := os.WriteFile(fk.path("mode"), []byte(mode), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// calls returns what the fakes recorded, and clears it.
+// hostileEnv is what iblock inherits in the tests: variables that must
+// not reach the programs it runs, and a PATH that leads nowhere, so that a
+// PATH lookup would fail.
+func (fk *fakeDir) env() []string {
+	return []string{
+		"PATH=" + fk.path("no-such-dir"),
+		"LD_PRELOAD=" + fk.path("no-such-library.so"),
+		"LISTEN_FDS=1",
+		"LISTEN_PID=1",
+		"IFS=/",
+		"IBLOCK_INHERITED=yes",
+	}
+}
+
+// wantProgramEnv is the whole environment of the programs iblock runs:
+// doas's safe PATH, and nothing iblock inherited.
+const wantProgramEnv = "PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
+
+// calls returns what the fakes recorded, and clears it. Each call must
+// have come from iblock as the contract says: /dev/null as stdin, a pipe
+// as output, no socket, and iblock's fixed environment.
 func (fk *fakeDir) calls(t *testing.T) []fakeCall {
 	t.Helper()
-	data, err := os.ReadFile(fk.record)
-	if os.IsNotExist(err) {
-		return nil
-	}
+	calls, err := fk.readCalls()
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range calls {
+		if !c.StdinDevNull || !c.OutputPipe || len(c.SocketFds) > 0 {
+			t.Errorf("%s ran with stdin /dev/null %v, output a pipe %v, sockets on fds %v",
+				c.Argv[0], c.StdinDevNull, c.OutputPipe, c.SocketFds)
+		}
+		if strings.Join(c.Env, " ") != wantProgramEnv {
+			t.Errorf("%s ran with the environment %q, want only %q", c.Argv[0], c.Env, wantProgramEnv)
+		}
+	}
+	return calls
+}
+
+// readCalls returns what the fakes recorded, and clears it.
+func (fk *fakeDir) readCalls() ([]fakeCall, error) {
+	data, err := os.ReadFile(fk.record)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	os.Remove(fk.record)
 	var calls []fakeCall
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var c fakeCall
 		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			t.Fatalf("record %q: %v", line, err)
-		}
-		if !c.StdinDevNull || !c.OutputPipe || len(c.SocketFds) > 0 {
-			t.Errorf("%s ran with stdin /dev/null %v, output a pipe %v, sockets on fds %v",
-				c.Argv[0], c.StdinDevNull, c.OutputPipe, c.SocketFds)
+			return nil, fmt.Errorf("record %q: %v", line, err)
 		}
 		calls = append(calls, c)
 	}
-	return calls
+	return calls, nil
 }
 
 // table returns the entries of a fake pf table.
@@ -113,8 +156,12 @@ func (fk *fakeDir) table(t *testing.T, name string) []string {
 	return sortedKeys(entries)
 }
 
+// fakeHome is the directory of the fakes this process is one of.
+func fakeHome(name string) string { return filepath.Join(filepath.Dir(os.Args[0]), name) }
+
 func fakeMode(m string) bool {
-	for _, w := range strings.Split(os.Getenv("IBLOCK_FAKE_MODE"), ",") {
+	mode, _ := os.ReadFile(fakeHome("mode"))
+	for _, w := range strings.Split(string(mode), ",") {
 		if w == m {
 			return true
 		}
@@ -124,11 +171,7 @@ func fakeMode(m string) bool {
 
 // recordCall appends this process's argv and stdio to the record file.
 func recordCall() {
-	path := os.Getenv("IBLOCK_FAKE_RECORD")
-	if path == "" {
-		return
-	}
-	c := fakeCall{Pid: os.Getpid(), Argv: os.Args, StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
+	c := fakeCall{Pid: os.Getpid(), Argv: os.Args, Env: os.Environ(), StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
 	for fd := 0; fd < 64; fd++ {
 		var st syscall.Stat_t
 		if syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFSOCK {
@@ -136,7 +179,7 @@ func recordCall() {
 		}
 	}
 	line, _ := json.Marshal(c)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(fakeHome("record"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return
 	}
@@ -173,7 +216,7 @@ func fakeDoas(args []string) int {
 }
 
 // fakePfctl answers -t T -T add|show|expire and -k as pfctl does. Tables are
-// files of "address time-added" lines in IBLOCK_FAKE_STATE.
+// files of "address time-added" lines in the state directory.
 func fakePfctl(args []string) int {
 	if len(args) == 1 && args[0] == "--sleep" { // the child left behind by "orphan"
 		time.Sleep(time.Hour)
@@ -232,7 +275,7 @@ func pfctlShow(table string) int {
 		fmt.Fprintln(os.Stderr, "pfctl: Table does not exist.")
 		return 255
 	}
-	entries, err := readFakeTable(filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), table))
+	entries, err := readFakeTable(filepath.Join(fakeHome("state"), table))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pfctl: Table does not exist.")
 		return 255
@@ -282,7 +325,7 @@ func readFakeTable(path string) (map[string]int64, error) {
 }
 
 func updateFakeTable(table string, change func(map[string]int64)) error {
-	path := filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), table)
+	path := filepath.Join(fakeHome("state"), table)
 	entries, err := readFakeTable(path)
 	if os.IsNotExist(err) {
 		entries, err = map[string]int64{}, nil // -T add creates the table
@@ -325,7 +368,7 @@ func leaveOrphan() {
 	if err := cmd.Start(); err != nil {
 		return
 	}
-	os.WriteFile(filepath.Join(os.Getenv("IBLOCK_FAKE_STATE"), "orphan.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	os.WriteFile(filepath.Join(fakeHome("state"), "orphan.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 }
 
 // fakeNpfctl answers "table T add A"; an entry already there is an error, as in npfctl.
@@ -347,9 +390,10 @@ func fakeNpfctl(args []string) int {
 	return 0
 }
 
-// fakeNft and fakeIpset only record; their real programs are tested for real.
-// With "overlap", nft fails the way concurrent adds to an interval set
-// sometimes do, twice, then succeeds; with "overlap-always", every time.
+// fakeNft answers an add as nft does; the real nft is tested in network
+// namespaces. With "overlap", it fails the way concurrent adds to an
+// interval set sometimes do, twice, then succeeds; with "overlap-always",
+// every time; with "set-missing", as when the set does not exist.
 func fakeNft(args []string) int {
 	recordCall()
 	if fakeMode("overlap") && countCalls() < 3 || fakeMode("overlap-always") {
@@ -364,10 +408,12 @@ func fakeNft(args []string) int {
 	return 0
 }
 
+// fakeIpset answers an add as ipset does; with "set-missing", as when the
+// set does not exist.
 func fakeIpset(args []string) int {
 	recordCall()
 	if fakeMode("set-missing") {
-		fmt.Fprintln(os.Stderr, "ipset v7.17: The set with the given name does not exist")
+		fmt.Fprintln(os.Stderr, "ipset: The set with the given name does not exist")
 		return 1
 	}
 	return 0
@@ -375,6 +421,17 @@ func fakeIpset(args []string) int {
 
 // countCalls counts the calls recorded so far, this one included.
 func countCalls() int {
-	data, _ := os.ReadFile(os.Getenv("IBLOCK_FAKE_RECORD"))
+	data, _ := os.ReadFile(fakeHome("record"))
 	return strings.Count(string(data), "\n")
+}
+
+// fakeGo stands in for the go command when the Makefile test runs make:
+// it records the call, and with "vet-fails" fails go vet for NetBSD.
+func fakeGo(args []string) int {
+	recordCall()
+	if fakeMode("vet-fails") && len(args) > 0 && args[0] == "vet" && os.Getenv("GOOS") == "netbsd" {
+		fmt.Fprintln(os.Stderr, "vet: failed")
+		return 1
+	}
+	return 0
 }

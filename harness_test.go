@@ -18,15 +18,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
 var (
-	iblockBin        string // built to log to testLog
-	iblockWithoutLog string // built to log to a socket nobody listens on
-	testLog          *syslogListener
+	testDir   string // removed when the tests end
+	iblockBin string // built to log to testLog
+	testLog   *syslogListener
 )
 
 func TestMain(m *testing.M) {
@@ -43,29 +44,58 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "iblock-test-")
-	if err != nil {
+	var err error
+	if testDir, err = os.MkdirTemp("", "iblock-test-"); err != nil {
 		return fatalSetup(err)
 	}
-	defer os.RemoveAll(dir)
-	testLog, err = listenSyslog(filepath.Join(dir, "log"))
+	defer os.RemoveAll(testDir)
+	testLog, err = listenSyslog(filepath.Join(testDir, "log"))
 	if err != nil {
 		return fatalSetup(err)
 	}
 	// The end-to-end tests run iblock as an unprivileged user too.
-	if err := errors.Join(os.Chmod(dir, 0o755), os.Chmod(testLog.path, 0o666)); err != nil {
+	if err := errors.Join(os.Chmod(testDir, 0o755), os.Chmod(testLog.path, 0o666)); err != nil {
 		return fatalSetup(err)
 	}
 	defer testLog.close()
-	iblockBin = filepath.Join(dir, "iblock")
-	iblockWithoutLog = filepath.Join(dir, "iblock-nolog")
+	iblockBin = filepath.Join(testDir, "iblock")
 	if err := buildIblock(iblockBin, testLog.path); err != nil {
 		return fatalSetup(err)
 	}
-	if err := buildIblock(iblockWithoutLog, filepath.Join(dir, "nobody-listens")); err != nil {
-		return fatalSetup(err)
-	}
 	return m.Run()
+}
+
+// A second iblock, built on first use, logs to a path where each test that
+// needs another kind of syslogd (none, one that never reads, a stream
+// socket) puts its own; those tests take turns.
+var (
+	otherLog struct {
+		build sync.Once
+		bin   string
+		err   error
+		turn  sync.Mutex
+	}
+)
+
+// iblockWithOtherLog returns that iblock and the path of its syslog socket,
+// free for the test to listen on until it ends.
+func iblockWithOtherLog(t *testing.T) (bin, socket string) {
+	t.Helper()
+	socket = filepath.Join(testDir, "other-log")
+	otherLog.build.Do(func() {
+		otherLog.bin = filepath.Join(testDir, "iblock-other-log")
+		otherLog.err = buildIblock(otherLog.bin, socket)
+	})
+	if otherLog.err != nil {
+		t.Fatal(otherLog.err)
+	}
+	otherLog.turn.Lock()
+	os.Remove(socket)
+	t.Cleanup(func() {
+		os.Remove(socket)
+		otherLog.turn.Unlock()
+	})
+	return otherLog.bin, socket
 }
 
 func fatalSetup(err error) int {
@@ -173,9 +203,22 @@ func acceptAndRun(sc scanner, serve func(sock *os.File) error) ([]byte, error) {
 	return received, nil
 }
 
-// runWithStdio runs bin with stdin, and stdout and stderr, as given.
+// runWithStdio runs bin with stdin, and stdout and stderr, as given, and
+// fails the test if it runs for 30 s or if a program it ran broke the
+// contract (see fakeDir.calls).
 func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, args ...string) connection {
 	t.Helper()
+	c, err := runIblock(bin, fk, stdin, out, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.logs = testLog.linesOf(t, c.pid)
+	c.calls = fk.calls(t)
+	return c
+}
+
+// runIblock runs bin with the fakes' hostile environment and waits for it.
+func runIblock(bin string, fk *fakeDir, stdin, out *os.File, args ...string) (connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -184,23 +227,18 @@ func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, ar
 	cmd.Env = fk.env()
 	start := time.Now()
 	err := cmd.Run()
-	c := connection{elapsed: time.Since(start), pid: cmd.Process.Pid}
+	if ctx.Err() != nil {
+		return connection{}, errors.New("iblock did not finish within 30s")
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return connection{}, err
+	}
+	c := connection{elapsed: time.Since(start), pid: cmd.Process.Pid, exit: cmd.ProcessState.ExitCode()}
 	if usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		c.maxRSSKiB = int64(usage.Maxrss) // KiB on Linux
 	}
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		c.exit = exitErr.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("iblock did not finish within 30s")
-	}
-	c.logs = testLog.linesOf(t, c.pid)
-	c.calls = fk.calls(t)
-	return c
+	return c, nil
 }
 
 // wantExit fails the test unless iblock exited with code.
@@ -275,4 +313,21 @@ func unixSocketPair(t *testing.T) *os.File {
 func report(t *testing.T, format string, args ...any) {
 	t.Helper()
 	fmt.Printf("%s: %s\n", t.Name(), fmt.Sprintf(format, args...))
+}
+
+// listeningSocket returns a TCP socket that listens and is connected to
+// nothing: what inetd passes to a wait service.
+func listeningSocket(t *testing.T) *os.File {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

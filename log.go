@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,18 +32,21 @@ const (
 
 const maxLogLine = 1024
 
+const logBudget = 50 * time.Millisecond
+
 // logger sends lines to syslog and, when a person runs iblock by hand, to
 // stderr. Under inetd stderr is the scanner's socket, so it is never
 // written to then.
 type logger struct {
-	fd     int  // syslog socket; -1 until the first line is sent
-	dialed bool // a dial was tried: without a syslogd, iblock still blocks
-	stderr int8 // 0 not yet known, 1 a terminal or file, -1 a socket or closed
+	path   string // of the syslog socket
+	fd     int    // syslog socket; -1 until the first line is sent
+	dialed bool   // a dial was tried: without a syslogd, iblock still blocks
+	stderr int8   // 0 not yet known, 1 a terminal or file, -1 a socket or closed
 	tag    string
 }
 
 func newLogger() *logger {
-	return &logger{fd: -1, tag: "iblock[" + strconv.Itoa(unix.Getpid()) + "]: "}
+	return &logger{path: syslogPath(runtime.GOOS), fd: -1, tag: "iblock[" + strconv.Itoa(unix.Getpid()) + "]: "}
 }
 
 func (l *logger) notice(msg string) { l.send(priNotice, msg) }
@@ -82,7 +86,7 @@ func (l *logger) dial() {
 	if err != nil {
 		return
 	}
-	if unix.Connect(fd, &unix.SockaddrUnix{Name: syslogPath(runtime.GOOS)}) != nil {
+	if unix.Connect(fd, &unix.SockaddrUnix{Name: l.path}) != nil {
 		unix.Close(fd)
 		return
 	}

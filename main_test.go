@@ -4,262 +4,244 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 )
 
-// Each test runs the built iblock under the inetd stand-in; runInetd
-// itself fails any test in which the scanner receives a byte.
+// Each case runs the built iblock under the inetd stand-in; runInetd itself
+// fails any case in which the scanner receives a byte, and fakeDir.calls
+// any in which a program gets the socket or iblock's environment.
 
-func TestPfBansThroughDoasAddingBeforeKillingStates(t *testing.T) {
+// connCase is one connection and how it must end. Its command line is
+// -w, then -b backend -d helper -c program, then flags. In run, the
+// fields P and D stand for the fake program and the fake doas.
+type connCase struct {
+	name    string
+	sc      scanner
+	backend string   // "" is pf
+	doas    bool     // run the program through the fake doas
+	allow   string   // text of the -w file; "" is -w /dev/null, defaultAllow no -w
+	flags   []string // after -c program
+	mode    string   // how the fakes misbehave
+	before  int      // runs before the one checked, as when a scanner comes back
+	exit    int
+	run     []string // each command run, in order
+	notice  string   // a notice line contains it
+	err     string   // an err line contains it
+}
+
+const defaultAllow = "(default)"
+
+var programOf = map[string]string{"pf": "pfctl", "npf": "npfctl", "nft": "nft", "ipset": "ipset"}
+
+// check runs the case and fails the test unless it ended as the case says.
+func (tc connCase) check(t *testing.T) connection {
+	t.Helper()
+	fk := newFakeDir(t)
+	if tc.mode != "" {
+		fk.setMode(t, tc.mode)
+	}
+	sc := tc.sc
+	if sc.listen == "" {
+		sc = scanner4
+	}
+	args := tc.args(t, fk)
+	for i := 0; i < tc.before; i++ {
+		runInetd(t, iblockBin, fk, sc, args...)
+	}
+	c := runInetd(t, iblockBin, fk, sc, args...)
+	c.wantExit(t, tc.exit)
+	var want [][]string
+	for _, line := range tc.run {
+		want = append(want, tc.expand(fk, line))
+	}
+	c.wantArgv(t, want...)
+	if tc.notice != "" {
+		c.wantLog(t, priNotice, tc.notice)
+	}
+	if tc.err != "" {
+		c.wantLog(t, priErr, tc.err)
+	}
+	return c
+}
+
+func (tc connCase) args(t *testing.T, fk *fakeDir) []string {
+	t.Helper()
+	backend := tc.backend
+	if backend == "" {
+		backend = "pf"
+	}
+	var args []string
+	switch tc.allow {
+	case "":
+		args = append(args, "-w", "/dev/null")
+	case defaultAllow:
+	default:
+		path := fk.path("allow")
+		if err := os.WriteFile(path, []byte(tc.allow), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-w", path)
+	}
+	helper := "none"
+	if tc.doas {
+		helper = fk.path("doas")
+	}
+	args = append(args, "-b", backend, "-d", helper, "-c", fk.path(programOf[backend]))
+	return append(args, tc.flags...)
+}
+
+// expand turns a line of run into an argv.
+func (tc connCase) expand(fk *fakeDir, line string) []string {
+	backend := tc.backend
+	if backend == "" {
+		backend = "pf"
+	}
+	argv := strings.Fields(line)
+	for i, f := range argv {
+		switch f {
+		case "P":
+			argv[i] = fk.path(programOf[backend])
+		case "D":
+			argv[i] = fk.path("doas")
+		}
+	}
+	return argv
+}
+
+func checkAll(t *testing.T, cases []connCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.check(t)
+		})
+	}
+}
+
+func TestEachBackendRunsItsCommandsInOrder(t *testing.T) {
+	checkAll(t, []connCase{
+		{name: "pf through doas adds before killing states", doas: true, run: []string{
+			"D -n P -t iblocked -T add 127.0.0.1", "P -t iblocked -T add 127.0.0.1",
+			"D -n P -k 127.0.0.1", "P -k 127.0.0.1"}, notice: "blocking 127.0.0.1"},
+		{name: "pf IPv6", sc: scanner6, run: []string{"P -t iblocked -T add ::1", "P -k ::1"}},
+		{name: "pf -K only adds", flags: []string{"-K"}, run: []string{"P -t iblocked -T add 127.0.0.1"}},
+		{name: "npf", backend: "npf", run: []string{"P table iblocked add 127.0.0.1"}},
+		{name: "npf IPv6", backend: "npf", sc: scanner6, run: []string{"P table iblocked add ::1"}},
+		{name: "npf entry already there is success", backend: "npf", before: 1,
+			run: []string{"P table iblocked add 127.0.0.1"}, notice: "blocking 127.0.0.1"},
+		{name: "nft", backend: "nft", run: []string{"P add element inet iblock iblocked { 127.0.0.1 }"}},
+		{name: "nft IPv6", backend: "nft", sc: scanner6, run: []string{"P add element inet iblock iblocked6 { ::1 }"}},
+		{name: "ipset", backend: "ipset", run: []string{"P add iblocked 127.0.0.1 -exist"}},
+		{name: "ipset IPv6", backend: "ipset", sc: scanner6, run: []string{"P add iblocked6 ::1 -exist"}},
+		{name: "mapped IPv4 peer is banned as IPv4", backend: "nft", sc: scannerMapped,
+			run: []string{"P add element inet iblock iblocked { 127.0.0.1 }"}, notice: "blocking 127.0.0.1"},
+		{name: "spurious nft overlap is tried again", backend: "nft", mode: "overlap",
+			run: []string{"P add element inet iblock iblocked { 127.0.0.1 }", "P add element inet iblock iblocked { 127.0.0.1 }",
+				"P add element inet iblock iblocked { 127.0.0.1 }"}},
+		{name: "lasting nft overlap fails after three tries", backend: "nft", mode: "overlap-always", exit: exitFailure,
+			run: []string{"P add element inet iblock iblocked { 127.0.0.1 }", "P add element inet iblock iblocked { 127.0.0.1 }",
+				"P add element inet iblock iblocked { 127.0.0.1 }"},
+			err: "exit status 1: netlink: Error: interval overlaps with an existing one"},
+		{name: "dry run logs and runs nothing", flags: []string{"-n", "-d", "/usr/bin/doas", "-c", "/sbin/pfctl"},
+			notice: "dry run: would run /usr/bin/doas -n /sbin/pfctl -k 127.0.0.1"},
+	})
+}
+
+func TestPrefixFlagsBanTheNetworkButNeverAnAllowlistedAddress(t *testing.T) {
+	from9 := scanner{listen: "127.0.0.9:0", from: "127.0.0.9"}
+	checkAll(t, []connCase{
+		{name: "-4 24", sc: from9, flags: []string{"-4", "24"},
+			run: []string{"P -t iblocked -T add 127.0.0.0/24", "P -k 127.0.0.0/24"}, notice: "blocking 127.0.0.0/24"},
+		{name: "-6 64", backend: "ipset", sc: scanner6, flags: []string{"-6", "64"}, run: []string{"P add iblocked6 ::/64 -exist"}},
+		{name: "-4 24 over an allowlisted address", sc: from9, allow: "127.0.0.5\n", flags: []string{"-4", "24"},
+			run:    []string{"P -t iblocked -T add 127.0.0.9", "P -k 127.0.0.9"},
+			notice: "blocking 127.0.0.9 alone: 127.0.0.0/24 would cover allowlisted 127.0.0.5"},
+		{name: "-6 64 over an allowlisted network", backend: "nft", sc: scanner6, allow: "::2/127\n", flags: []string{"-6", "64"},
+			run:    []string{"P add element inet iblock iblocked6 { ::1 }"},
+			notice: "blocking ::1 alone: ::/64 would cover allowlisted ::2/127"},
+	})
+}
+
+func TestAllowlistDecidesWhoIsNeverBanned(t *testing.T) {
+	own := "# the admin's own networks\n\n127.0.0.0/30   # local\n2001:db8::1\n"
+	checkAll(t, []connCase{
+		{name: "loopback by default", allow: defaultAllow, notice: "not blocking 127.0.0.1: allowlisted"},
+		{name: "loopback IPv6 by default", allow: defaultAllow, sc: scanner6, notice: "not blocking ::1: allowlisted"},
+		{name: "mapped loopback by default", allow: defaultAllow, sc: scannerMapped, notice: "not blocking 127.0.0.1: allowlisted"},
+		{name: "file entry", allow: own, sc: scanner{listen: "127.0.0.2:0", from: "127.0.0.2"},
+			notice: "not blocking 127.0.0.2: allowlisted"},
+		{name: "outside the file", allow: own, sc: scanner{listen: "127.0.0.9:0", from: "127.0.0.9"},
+			run: []string{"P -t iblocked -T add 127.0.0.9", "P -k 127.0.0.9"}},
+		{name: "the file replaces the default", allow: own, sc: scanner6, run: []string{"P -t iblocked -T add ::1", "P -k ::1"}},
+	})
+}
+
+func TestBadAllowlistBlocksNothing(t *testing.T) {
 	t.Parallel()
 	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
-	c.wantArgv(t,
-		[]string{fk.path("doas"), "-n", fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"},
-		[]string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"},
-		[]string{fk.path("doas"), "-n", fk.path("pfctl"), "-k", "127.0.0.1"},
-		[]string{fk.path("pfctl"), "-k", "127.0.0.1"},
-	)
-	c.wantLog(t, priNotice, "blocking 127.0.0.1")
-	if got := fk.table(t, "iblocked"); strings.Join(got, " ") != "127.0.0.1" {
-		t.Errorf("table iblocked holds %v", got)
+	fifo := fk.path("fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	for _, tc := range []struct{ file, want string }{
+		{fk.path("missing"), "allowlist " + fk.path("missing") + ": no such file or directory"},
+		{fifo, "allowlist " + fifo + ": not a regular file"},
+		{"/dev/zero", "allowlist /dev/zero: not a regular file"},
+		{fk.dir, "allowlist " + fk.dir + ": not a regular file"},
+	} {
+		c := runInetd(t, iblockBin, fk, scanner4, "-w", tc.file, "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
+		c.wantExit(t, exitFailure)
+		c.wantArgv(t)
+		c.wantOneError(t, tc.want)
+	}
+	checkAll(t, []connCase{{name: "a bad line", allow: "127.0.0.1\n192.0.2.300\n", exit: exitFailure,
+		err: `line 2: "192.0.2.300" is not an address or a prefix`}})
+}
+
+func TestUsageErrorsRunNothing(t *testing.T) {
+	long31 := strings.Repeat("t", 31)
+	var cases []connCase
+	for _, flags := range [][]string{
+		{"-x"}, {"-b", "iptables"}, {"-b"}, {"-c", "pfctl"}, {"-d", "doas"}, {"-4", "8"}, {"-4", "33"},
+		{"-6", "16"}, {"-6", "x"}, {"-w", ""}, {"iblocked", "extra"},
+		{"--", ""}, {"--", long31 + "t"}, {"--", "-t"}, {"--", "a b"}, {"--", "a\nb"}, {"--", "a;b"},
+		{"--", "a/b"}, {"--", "{"},
+	} {
+		cases = append(cases, connCase{name: strings.Join(flags, " "), flags: flags, exit: exitFailure, err: "usage: iblock"})
+	}
+	for _, table := range []string{"iblocked", "a-b_c.d", long31} {
+		cases = append(cases, connCase{name: "table " + table, flags: []string{"-K", "--", table},
+			run: []string{"P -t " + table + " -T add 127.0.0.1"}})
+	}
+	for _, table := range []string{"1abc", ".x", "_x"} { // nft's rule for the first byte
+		c := connCase{name: "nft set " + table, backend: "nft", flags: []string{"--", table}}
+		if table[0] == '1' {
+			c.exit, c.err = exitFailure, "nft takes a set name that starts with a letter, '_' or '.'"
+		} else {
+			c.run = []string{"P add element inet iblock " + table + " { 127.0.0.1 }"}
+		}
+		cases = append(cases, c)
+	}
+	checkAll(t, cases)
 }
 
 func TestLogLinesCarryDaemonFacilityTagAndPid(t *testing.T) {
 	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
+	c := connCase{run: []string{"P -t iblocked -T add 127.0.0.1", "P -k 127.0.0.1"}}.check(t)
 	// The listener only files lines of the form <pri>iblock[pid]: msg under their pid.
 	if len(c.logs) != 1 || c.logs[0] != (logLine{3<<3 | 5, "blocking 127.0.0.1"}) {
 		t.Errorf("log of pid %d: %v, want one daemon.notice line", c.pid, c.logs)
 	}
 }
 
-func TestEveryBackendRunsItsCommandsForBothFamilies(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		backend string
-		sc      scanner
-		want    func(p string) [][]string
-	}{
-		{"pf", scanner6, func(p string) [][]string {
-			return [][]string{{p, "-t", "iblocked", "-T", "add", "::1"}, {p, "-k", "::1"}}
-		}},
-		{"npf", scanner4, func(p string) [][]string { return [][]string{{p, "table", "iblocked", "add", "127.0.0.1"}} }},
-		{"npf", scanner6, func(p string) [][]string { return [][]string{{p, "table", "iblocked", "add", "::1"}} }},
-		{"nft", scanner4, func(p string) [][]string {
-			return [][]string{{p, "add", "element", "inet", "iblock", "iblocked", "{", "127.0.0.1", "}"}}
-		}},
-		{"nft", scanner6, func(p string) [][]string {
-			return [][]string{{p, "add", "element", "inet", "iblock", "iblocked6", "{", "::1", "}"}}
-		}},
-		{"ipset", scanner4, func(p string) [][]string { return [][]string{{p, "add", "iblocked", "127.0.0.1", "-exist"}} }},
-		{"ipset", scanner6, func(p string) [][]string { return [][]string{{p, "add", "iblocked6", "::1", "-exist"}} }},
-	} {
-		t.Run(tc.backend+tc.sc.listen, func(t *testing.T) {
-			t.Parallel()
-			fk := newFakeDir(t)
-			program := fk.path(map[string]string{"pf": "pfctl", "npf": "npfctl", "nft": "nft", "ipset": "ipset"}[tc.backend])
-			c := runInetd(t, iblockBin, fk, tc.sc, "-w", "/dev/null", "-b", tc.backend, "-d", "none", "-c", program)
-			c.wantExit(t, exitOK)
-			c.wantArgv(t, tc.want(program)...)
-		})
-	}
-}
-
-func TestMappedIPv4PeerIsBannedAsIPv4(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scannerMapped, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.path("nft"))
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, []string{fk.path("nft"), "add", "element", "inet", "iblock", "iblocked", "{", "127.0.0.1", "}"})
-	c.wantLog(t, priNotice, "blocking 127.0.0.1")
-}
-
-func TestTableNamesAreCheckedBeforeAnythingRuns(t *testing.T) {
-	t.Parallel()
-	long31 := strings.Repeat("t", 31)
-	for _, tc := range []struct {
-		table string
-		ok    bool
-	}{
-		{"iblocked", true}, {"a-b_c.d", true}, {long31, true},
-		{"", false}, {long31 + "t", false}, {"-t", false}, {"a b", false},
-		{"a\nb", false}, {"a;b", false}, {"a/b", false}, {"{", false},
-	} {
-		t.Run("", func(t *testing.T) {
-			t.Parallel()
-			fk := newFakeDir(t)
-			c := runInetd(t, iblockBin, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-K", "-d", "none", "-c", fk.path("pfctl"), "--", tc.table)
-			if tc.ok {
-				c.wantExit(t, exitOK)
-				c.wantArgv(t, []string{fk.path("pfctl"), "-t", tc.table, "-T", "add", "127.0.0.1"})
-				return
-			}
-			c.wantExit(t, exitFailure)
-			c.wantArgv(t)
-			c.wantLog(t, priErr, "bad table name")
-		})
-	}
-}
-
-func TestLoopbackIsAllowlistedByDefault(t *testing.T) {
-	t.Parallel()
-	for _, sc := range []scanner{scanner4, scanner6, scannerMapped} {
-		fk := newFakeDir(t)
-		c := runInetd(t, iblockBin, fk, sc, "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-		c.wantExit(t, exitOK)
-		c.wantArgv(t)
-		c.wantLog(t, priNotice, "not blocking")
-		c.wantLog(t, priNotice, ": allowlisted")
-	}
-}
-
-func TestAllowlistFileReplacesTheDefault(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	allow := filepath.Join(fk.dir, "allow")
-	os.WriteFile(allow, []byte("# the admin's own networks\n\n127.0.0.0/30   # local\n2001:db8::1\n"), 0o644)
-	args := []string{"-w", allow, "-b", "pf", "-K", "-d", "none", "-c", fk.path("pfctl")}
-
-	c := runInetd(t, iblockBin, fk, scanner{listen: "127.0.0.2:0", from: "127.0.0.2"}, args...)
-	c.wantExit(t, exitOK)
-	c.wantArgv(t)
-	c.wantLog(t, priNotice, "not blocking 127.0.0.2: allowlisted")
-
-	c = runInetd(t, iblockBin, fk, scanner{listen: "127.0.0.9:0", from: "127.0.0.9"}, args...)
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, []string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.9"})
-
-	c = runInetd(t, iblockBin, fk, scanner6, args...) // ::1 is no longer allowlisted
-	c.wantArgv(t, []string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "::1"})
-}
-
-func TestBadAllowlistBlocksNothing(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	bad := filepath.Join(fk.dir, "allow")
-	os.WriteFile(bad, []byte("127.0.0.1\n192.0.2.300\n"), 0o644)
-	for _, tc := range []struct{ file, want string }{
-		{bad, `line 2: "192.0.2.300" is not an address or a prefix`},
-		{filepath.Join(fk.dir, "missing"), "no such file or directory"},
-	} {
-		c := runInetd(t, iblockBin, fk, scanner4, "-w", tc.file, "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-		c.wantExit(t, exitFailure)
-		c.wantArgv(t)
-		c.wantLog(t, priErr, tc.want)
-	}
-}
-
-func TestDryRunLogsCommandsAndRunsNothing(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner4, "-n", "-w", "/dev/null", "-b", "pf", "-d", "/usr/bin/doas")
-	c.wantExit(t, exitOK)
-	c.wantArgv(t)
-	c.wantLog(t, priNotice, "dry run: would run /usr/bin/doas -n /sbin/pfctl -t iblocked -T add 127.0.0.1")
-	c.wantLog(t, priNotice, "dry run: would run /usr/bin/doas -n /sbin/pfctl -k 127.0.0.1")
-}
-
-func TestKeepStatesOnlyAdds(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner4, "-K", "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, []string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"})
-}
-
-func TestPrefixFlagsBanTheNetwork(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockBin, fk, scanner{listen: "127.0.0.9:0", from: "127.0.0.9"}, "-4", "24", "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantArgv(t, []string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.0/24"}, []string{fk.path("pfctl"), "-k", "127.0.0.0/24"})
-	c.wantLog(t, priNotice, "blocking 127.0.0.0/24")
-	c = runInetd(t, iblockBin, fk, scanner6, "-6", "64", "-w", "/dev/null", "-b", "ipset", "-d", "none", "-c", fk.path("ipset"))
-	c.wantArgv(t, []string{fk.path("ipset"), "add", "iblocked6", "::/64", "-exist"})
-}
-
-func TestUsageErrorsRunNothing(t *testing.T) {
-	t.Parallel()
-	for _, args := range [][]string{
-		{"-x"}, {"-b", "iptables"}, {"-b"}, {"-c", "pfctl"}, {"-d", "doas"}, {"-4", "8"}, {"-4", "33"},
-		{"-6", "16"}, {"-6", "x"}, {"-w", ""}, {"iblocked", "extra"},
-	} {
-		fk := newFakeDir(t)
-		c := runInetd(t, iblockBin, fk, scanner4, append([]string{"-w", "/dev/null"}, args...)...)
-		c.wantExit(t, exitFailure)
-		c.wantArgv(t)
-		c.wantLog(t, priErr, "usage: iblock")
-	}
-}
-
-func TestSpuriousNftOverlapIsTriedAgain(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	fk.mode = "overlap"
-	args := []string{"-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.path("nft")}
-	add := []string{fk.path("nft"), "add", "element", "inet", "iblock", "iblocked", "{", "127.0.0.1", "}"}
-	c := runInetd(t, iblockBin, fk, scanner4, args...)
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, add, add, add)
-	fk.mode = "overlap-always"
-	c = runInetd(t, iblockBin, fk, scanner4, args...)
-	c.wantExit(t, exitFailure)
-	c.wantArgv(t, add, add, add)
-	c.wantOneError(t, "exit status 1: netlink: Error: interval overlaps with an existing one")
-}
-
-func TestNpfEntryAlreadyThereIsSuccess(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	args := []string{"-w", "/dev/null", "-b", "npf", "-d", "none", "-c", fk.path("npfctl")}
-	runInetd(t, iblockBin, fk, scanner4, args...).wantExit(t, exitOK)
-	c := runInetd(t, iblockBin, fk, scanner4, args...)
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, []string{fk.path("npfctl"), "table", "iblocked", "add", "127.0.0.1"})
-	c.wantLog(t, priNotice, "blocking 127.0.0.1")
-}
-
-// waitGone waits until the process is gone or a zombie, for up to 5s.
-func waitGone(t *testing.T, pid string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil || processState(string(stat)) == "Z" {
-			return
-		}
-	}
-	t.Errorf("process %s is still running", pid)
-}
-
-// processState is the third field of /proc/PID/stat, after the parenthesised name.
-func processState(stat string) string {
-	if i := strings.LastIndexByte(stat, ')'); i >= 0 && i+3 <= len(stat) {
-		return stat[i+2 : i+3]
-	}
-	return ""
-}
-
-func TestNoSyslogSocketStillBlocks(t *testing.T) {
-	t.Parallel()
-	fk := newFakeDir(t)
-	c := runInetd(t, iblockWithoutLog, fk, scanner4, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
-	c.wantArgv(t, []string{fk.path("pfctl"), "-t", "iblocked", "-T", "add", "127.0.0.1"}, []string{fk.path("pfctl"), "-k", "127.0.0.1"})
-}
-
-func TestStdinThatIsNotATCPConnectionIsRefused(t *testing.T) {
+func TestStdinThatIsNotAConnectionIsRefused(t *testing.T) {
 	t.Parallel()
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
 	pr, pw, _ := os.Pipe()
 	defer pr.Close()
 	defer pw.Close()
-	unixSock := unixSocketPair(t)
+	listening := listeningSocket(t)
 	for _, tc := range []struct {
 		name  string
 		stdin *os.File
@@ -268,7 +250,9 @@ func TestStdinThatIsNotATCPConnectionIsRefused(t *testing.T) {
 	}{
 		{"devnull", devnull, exitFailure, "standard input is not a socket"},
 		{"pipe", pr, exitFailure, "standard input is not a socket"},
-		{"unix socket", unixSock, exitNotInet, "peer is neither IPv4 nor IPv6"},
+		{"unix socket", unixSocketPair(t), exitNotInet, "peer is neither IPv4 nor IPv6"},
+		{"wait service", listening, exitFailure, "standard input is a listening socket, not a connection: " +
+			"inetd.conf must start iblock as a nowait service, not wait"},
 	} {
 		fk := newFakeDir(t)
 		stderr, _ := os.Create(filepath.Join(fk.dir, "stderr"))
@@ -276,7 +260,7 @@ func TestStdinThatIsNotATCPConnectionIsRefused(t *testing.T) {
 		stderr.Close()
 		c.wantExit(t, tc.exit)
 		c.wantArgv(t)
-		c.wantLog(t, priErr, tc.want)
+		c.wantOneError(t, tc.want)
 		// Run by hand, with stderr a file rather than the socket, iblock says why there too.
 		if said, _ := os.ReadFile(stderr.Name()); !strings.Contains(string(said), "iblock: "+tc.want) {
 			t.Errorf("%s: stderr %q", tc.name, said)

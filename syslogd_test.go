@@ -27,7 +27,6 @@ type syslogListener struct {
 	path  string
 	conn  *net.UnixConn
 	mu    sync.Mutex
-	cond  *sync.Cond
 	lines map[int][]logLine
 	ended map[int]bool // an end marker came after the pid's lines
 	bad   []string     // lines not in iblock's format
@@ -43,7 +42,6 @@ func listenSyslog(path string) (*syslogListener, error) {
 		return nil, err
 	}
 	s := &syslogListener{path: path, conn: conn, lines: map[int][]logLine{}, ended: map[int]bool{}}
-	s.cond = sync.NewCond(&s.mu)
 	go s.serve()
 	return s, nil
 }
@@ -62,7 +60,6 @@ func (s *syslogListener) serve() {
 func (s *syslogListener) file(datagram string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.cond.Broadcast()
 	if m := endLine.FindStringSubmatch(datagram); m != nil {
 		pid, _ := strconv.Atoi(m[1])
 		s.ended[pid] = true
@@ -101,17 +98,16 @@ func (s *syslogListener) waitLines(pid int) ([]logLine, error) {
 	if _, err := c.Write([]byte("end " + strconv.Itoa(pid))); err != nil {
 		return nil, err
 	}
-	timer := time.AfterFunc(10*time.Second, s.cond.Broadcast)
-	defer timer.Stop()
-	deadline := time.Now().Add(10 * time.Second)
+	ended := eventually(10*time.Second, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.ended[pid]
+	})
+	if !ended {
+		return nil, errors.New("the test syslogd did not receive the end marker")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for !s.ended[pid] {
-		if time.Now().After(deadline) {
-			return nil, errors.New("the test syslogd did not receive the end marker")
-		}
-		s.cond.Wait()
-	}
 	return s.lines[pid], nil
 }
 
