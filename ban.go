@@ -6,7 +6,7 @@ import (
 )
 
 // ban bans the peer unless it is allowlisted, and returns the exit status.
-func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
+func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *spawner) int {
 	if allowed(allow, peer) {
 		log.notice("not blocking " + peer.String() + ": allowlisted")
 		return exitOK
@@ -22,9 +22,9 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger) int {
 	log.notice("blocking " + target)
 	closeInheritedOnExec()
 	for _, argv := range cmds {
-		res := runProgram(argv, programTimeout)
+		res := sp.spawn(argv, programTimeout)
 		for try := 1; try < addTries && worthRetrying(conf.backend, res); try++ {
-			res = runProgram(argv, programTimeout)
+			res = sp.spawn(argv, programTimeout)
 		}
 		if !res.ok() && !alreadyBanned(conf.backend, res) {
 			log.err(res.describe() + missingSetHint(conf, res, peer.Is6()))

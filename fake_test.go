@@ -86,13 +86,14 @@ func (fk *fakeDir) setMode(t *testing.T, mode string) {
 	}
 }
 
-// hostileEnv is what iblock inherits in the tests: variables that must
-// not reach the programs it runs, and a PATH that leads nowhere, so that a
-// PATH lookup would fail.
+// env is what iblock inherits in the tests: variables that must not reach
+// the programs it runs, and a PATH that leads nowhere, so that a PATH
+// lookup would fail. LD_PRELOAD is empty, so that the dynamic loader of
+// the programs that start iblock (inetd, strace) ignores it.
 func (fk *fakeDir) env() []string {
 	return []string{
 		"PATH=" + fk.path("no-such-dir"),
-		"LD_PRELOAD=" + fk.path("no-such-library.so"),
+		"LD_PRELOAD=",
 		"LISTEN_FDS=1",
 		"LISTEN_PID=1",
 		"IFS=/",

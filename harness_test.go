@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv("IBLOCK_BURST"); spec != "" {
 		os.Exit(runBurst(spec))
 	}
+	if via := os.Getenv("IBLOCK_SPAWN_VIA"); via != "" {
+		os.Exit(spawnOnce(via))
+	}
 	os.Exit(runTests(m))
 }
 

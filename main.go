@@ -39,6 +39,11 @@ func run(args []string) int {
 		log.err(err.Error())
 		return exitFailure
 	}
+	sp, err := newSpawner()
+	if err != nil {
+		log.err(err.Error())
+		return exitFailure
+	}
 	if err := sandbox(planSandbox(conf, runtime.GOOS)); err != nil {
 		log.err("sandbox: " + err.Error())
 		return exitFailure
@@ -51,5 +56,5 @@ func run(args []string) int {
 		}
 		return exitFailure
 	}
-	return ban(conf, allow, peer, log)
+	return ban(conf, allow, peer, log, sp)
 }
