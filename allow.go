@@ -35,14 +35,28 @@ func loadAllowlist(path string) ([]netip.Prefix, error) {
 	return list, nil
 }
 
-// readSmallFile reads a file of at most limit bytes. It uses plain system
-// calls: os.File would start Go's network poller for one read.
+// readSmallFile reads a regular file of at most limit bytes; /dev/null
+// reads as empty. Anything else (a FIFO, a device, a directory) is an
+// error, found without waiting: the open does not block (O_NONBLOCK), and
+// fstat tells what was opened. It uses plain system calls: os.File would
+// start Go's network poller for one read.
 func readSmallFile(path string, limit int) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	var st, null unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFREG:
+	case st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Stat("/dev/null", &null) == nil && st.Rdev == null.Rdev:
+		return nil, nil
+	default:
+		return nil, errors.New("not a regular file")
+	}
 	buf := make([]byte, 0, 4096)
 	for {
 		if len(buf) == cap(buf) {
