@@ -17,6 +17,11 @@ func peerAddr(fd int) (netip.Addr, error) {
 	if err == unix.ENOTSOCK {
 		return netip.Addr{}, errors.New("standard input is not a socket: iblock is started by inetd or systemd with a connection as its standard input")
 	}
+	if err == unix.ENOTCONN && listening(fd) {
+		// What inetd passes to a "wait" service: the socket it listens on.
+		return netip.Addr{}, errors.New("standard input is a listening socket, not a connection: " +
+			"inetd.conf must start iblock as a nowait service, not wait")
+	}
 	if err != nil {
 		return netip.Addr{}, errors.New("getpeername: " + err.Error())
 	}
@@ -27,4 +32,10 @@ func peerAddr(fd int) (netip.Addr, error) {
 		return netip.AddrFrom16(sa.Addr).Unmap(), nil
 	}
 	return netip.Addr{}, errNotInet
+}
+
+// listening reports whether fd is a socket that listens for connections.
+func listening(fd int) bool {
+	on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	return err == nil && on != 0
 }
