@@ -11,15 +11,21 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *s
 		log.notice("not blocking " + peer.String() + ": allowlisted")
 		return exitOK
 	}
-	target := banTarget(conf, peer)
+	target, why := banTarget(conf, allow, peer)
+	if why != "" {
+		why = " alone: " + why
+	}
 	cmds := banCommands(conf, target, peer.Is6())
 	if conf.dryRun {
+		if why != "" {
+			log.notice("dry run: would block " + target + why)
+		}
 		for _, argv := range cmds {
 			log.notice("dry run: would run " + strings.Join(argv, " "))
 		}
 		return exitOK
 	}
-	log.notice("blocking " + target)
+	log.notice("blocking " + target + why)
 	closeInheritedOnExec()
 	for _, argv := range cmds {
 		res := sp.spawn(argv, programTimeout)

@@ -41,7 +41,8 @@ func commandsFor(t *testing.T, args []string, goos, peer string) []string {
 	}
 	addr := netip.MustParseAddr(peer)
 	var cmds []string
-	for _, argv := range banCommands(conf, banTarget(conf, addr), addr.Is6()) {
+	target, _ := banTarget(conf, nil, addr)
+	for _, argv := range banCommands(conf, target, addr.Is6()) {
 		cmds = append(cmds, strings.Join(argv, " "))
 	}
 	return cmds

@@ -6,16 +6,28 @@ import (
 )
 
 // banTarget is what goes into the table: the address itself, or the
-// network around it when -4 or -6 ask for a shorter prefix.
-func banTarget(conf *config, addr netip.Addr) string {
+// network around it when -4 or -6 ask for a shorter prefix. A network that
+// would cover an allowlisted address is never banned: then the address
+// alone is, and why says so.
+func banTarget(conf *config, allow []netip.Prefix, addr netip.Addr) (target, why string) {
 	bits := conf.bits4
 	if addr.Is6() {
 		bits = conf.bits6
 	}
 	if bits == addr.BitLen() {
-		return addr.String()
+		return addr.String(), ""
 	}
-	return netip.PrefixFrom(addr, bits).Masked().String()
+	network := netip.PrefixFrom(addr, bits).Masked()
+	for _, p := range allow {
+		if p.Overlaps(network) {
+			spared := p.String()
+			if p.IsSingleIP() {
+				spared = p.Addr().String()
+			}
+			return addr.String(), network.String() + " would cover allowlisted " + spared
+		}
+	}
+	return network.String(), ""
 }
 
 // setName is the nft set or ipset for the family: nft and ipset sets hold
