@@ -22,6 +22,9 @@ func FuzzTableName(f *testing.F) {
 		if name == "" || name[0] == '-' || len(name) > maxTableLen {
 			t.Fatalf("accepted table %q for %s", name, backend)
 		}
+		if backend == "nft" && strings.ContainsRune("0123456789", rune(name[0])) {
+			t.Fatalf("accepted nft set %q, which nft reads as a number", name)
+		}
 		if backend == "ipset" && len(setName(name, true)) > maxTableLen {
 			t.Fatalf("accepted ipset %q, whose IPv6 set is too long for ipset", name)
 		}

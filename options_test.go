@@ -63,6 +63,7 @@ func TestBadOptionsSayWhatIsWrong(t *testing.T) {
 		{[]string{"a", "b"}, `too many arguments: "b"`},
 		{[]string{"-b", "ipset", strings.Repeat("s", 31)}, "bad table name"},
 		{[]string{"-t"}, "unknown option -t"},
+		{[]string{"-b", "nft", "6in4"}, "nft takes a set name that starts with a letter, '_' or '.'"},
 	} {
 		_, err := parseArgs(tc.args, "linux")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
