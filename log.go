@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"runtime"
 	"strconv"
 	"time"
@@ -32,16 +33,23 @@ const (
 
 const maxLogLine = 1024
 
-const logBudget = 50 * time.Millisecond
+// A syslogd that does not read must not delay the ban: a line waits at
+// most lineWait for room in its queue, all lines of a run together at most
+// logBudget, and a line that would wait longer is dropped.
+const (
+	lineWait  = 40 * time.Millisecond
+	logBudget = 100 * time.Millisecond
+)
 
 // logger sends lines to syslog and, when a person runs iblock by hand, to
 // stderr. Under inetd stderr is the scanner's socket, so it is never
 // written to then.
 type logger struct {
-	path   string // of the syslog socket
-	fd     int    // syslog socket; -1 until the first line is sent
-	dialed bool   // a dial was tried: without a syslogd, iblock still blocks
-	stderr int8   // 0 not yet known, 1 a terminal or file, -1 a socket or closed
+	path   string        // of the syslog socket
+	fd     int           // non-blocking syslog socket; -1 when not connected
+	stream bool          // fd is a stream socket: lines end with a newline
+	waited time.Duration // spent waiting for syslogd so far
+	stderr int8          // 0 not yet known, 1 a terminal or file, -1 a socket or closed
 	tag    string
 }
 
@@ -63,34 +71,87 @@ func (l *logger) send(pri int, msg string) {
 	if len(line) > maxLogLine {
 		line = line[:maxLogLine]
 	}
-	if !l.dialed {
-		l.dialed = true
-		l.dial()
-	}
-	if l.fd < 0 {
-		return
-	}
-	if _, err := unix.Write(l.fd, line); err != nil {
-		// syslogd may have restarted since the dial: dial once more.
-		l.close()
-		l.dial()
-		if l.fd >= 0 {
-			unix.Write(l.fd, line)
+	// Every line dials if there is no socket: syslogd may have started
+	// since, or restarted, which a failed write shows.
+	for try := 0; try < 2; try++ {
+		if l.fd < 0 {
+			l.dial()
 		}
+		if l.fd < 0 {
+			return
+		}
+		if err := l.write(line); err == nil || err == errStalled {
+			return
+		}
+		l.close()
 	}
 }
 
-// dial connects to syslogd. Failing is not an error: iblock still blocks.
+var errStalled = errors.New("syslogd does not read")
+
+// write sends one line, waiting for room within the limits above.
+func (l *logger) write(line []byte) error {
+	if l.stream {
+		line = append(line, '\n')
+	}
+	start := time.Now()
+	deadline := start.Add(min(lineWait, logBudget-l.waited))
+	defer func() { l.waited += time.Since(start) }()
+	for sent := false; len(line) > 0; {
+		n, err := unix.Write(l.fd, line)
+		switch {
+		case err == unix.EINTR:
+		case err == unix.EAGAIN && waitWritable(l.fd, deadline):
+		case err == unix.EAGAIN && sent:
+			// Half a line went out: the next one needs a new stream.
+			l.close()
+			return errStalled
+		case err == unix.EAGAIN:
+			return errStalled
+		case err != nil:
+			return err
+		default:
+			line, sent = line[n:], true
+		}
+	}
+	return nil
+}
+
+// waitWritable waits until fd can take more, or the deadline passes.
+func waitWritable(fd int, deadline time.Time) bool {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, max(int(left/time.Millisecond), 1))
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLOUT != 0
+}
+
+// dial connects to syslogd, on a datagram socket as syslogd listens on
+// most systems, or, when connect says the socket is a stream
+// (EPROTOTYPE), on a stream socket, as syslog-ng can be set to listen and
+// as the C library's syslog(3) then does too. On a stream, each line ends
+// with a newline: syslog-ng, rsyslog and OpenBSD's syslogd all read that
+// framing, while octet counting (RFC 6587) needs them configured for it;
+// printable() keeps newlines out of the message itself. Failing is not an
+// error: iblock still blocks.
 func (l *logger) dial() {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	if unix.Connect(fd, &unix.SockaddrUnix{Name: l.path}) != nil {
+	for _, kind := range []int{unix.SOCK_DGRAM, unix.SOCK_STREAM} {
+		fd, err := unix.Socket(unix.AF_UNIX, kind|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: l.path})
+		if err == nil {
+			l.fd, l.stream = fd, kind == unix.SOCK_STREAM
+			return
+		}
 		unix.Close(fd)
-		return
+		if err != unix.EPROTOTYPE {
+			return
+		}
 	}
-	l.fd = fd
 }
 
 func (l *logger) close() {

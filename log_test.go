@@ -11,28 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var pfBan = []string{"P -t iblocked -T add 127.0.0.1", "P -k 127.0.0.1"}
-
-// runPfBan runs one connection through bin, and checks that it banned
-// as the contract says.
-func runPfBan(t *testing.T, bin string) connection {
-	t.Helper()
-	fk := newFakeDir(t)
-	tc := connCase{run: pfBan}
-	c := runInetd(t, bin, fk, scanner4, tc.args(t, fk)...)
-	c.wantExit(t, exitOK)
-	var want [][]string
-	for _, line := range tc.run {
-		want = append(want, tc.expand(fk, line))
-	}
-	c.wantArgv(t, want...)
-	return c
-}
+// pfBan is a plain ban of the scanner, with pf.
+var pfBan = connCase{run: []string{"P -t iblocked -T add 127.0.0.1", "P -k 127.0.0.1"}}
 
 func TestNoSyslogSocketStillBlocks(t *testing.T) {
 	t.Parallel()
 	bin, _ := iblockWithOtherLog(t)
-	runPfBan(t, bin)
+	pfBan.checkWith(t, bin)
 }
 
 // stalledSyslogd listens on socket and never reads: it stands for a syslogd
@@ -63,22 +48,25 @@ func stalledSyslogd(t *testing.T, socket string) {
 }
 
 // TestStalledSyslogdNeitherDelaysNorPreventsTheBan runs iblock against a
-// syslogd whose queue is full, taking turns with runs that log to the
-// tests' syslogd, and compares the medians: the stall may add no more than
+// syslogd whose queue is full: it must ban. Then dry runs, which log two
+// lines and run nothing, take turns against that syslogd and the tests'
+// one, and the medians are compared: the stall may add no more than
 // iblock's whole logging budget, with a margin.
 func TestStalledSyslogdNeitherDelaysNorPreventsTheBan(t *testing.T) {
 	t.Parallel()
 	bin, socket := iblockWithOtherLog(t)
 	stalledSyslogd(t, socket)
+	pfBan.checkWith(t, bin)
+	dryRun := connCase{flags: []string{"-n"}}
 	var stalled, normal []time.Duration
-	for i := 0; i < 5; i++ {
-		stalled = append(stalled, runPfBan(t, bin).elapsed)
-		normal = append(normal, runPfBan(t, iblockBin).elapsed)
+	for i := 0; i < 9; i++ {
+		stalled = append(stalled, dryRun.checkWith(t, bin).elapsed)
+		normal = append(normal, dryRun.check(t).elapsed)
 	}
 	extra := median(stalled) - median(normal)
-	report(t, "a stalled syslogd adds %v to a ban (median of 5: %v stalled, %v with a syslogd that reads; logging budget %v)",
-		extra.Round(100*time.Microsecond), median(stalled).Round(100*time.Microsecond),
-		median(normal).Round(100*time.Microsecond), logBudget)
+	report(t, "a stalled syslogd adds %v to a run that logs two lines (medians of 9: %v, %v with a syslogd that reads; "+
+		"each line waits at most %v, a run at most %v)", extra.Round(time.Millisecond), median(stalled).Round(time.Millisecond),
+		median(normal).Round(time.Millisecond), lineWait, logBudget)
 	if extra > 2*logBudget {
 		t.Errorf("a stalled syslogd adds %v, more than twice the logging budget of %v", extra, logBudget)
 	}
@@ -113,7 +101,7 @@ func TestStreamSyslogSocketGetsNewlineFramedLines(t *testing.T) {
 		data, _ := io.ReadAll(conn)
 		got <- string(data)
 	}()
-	c := runPfBan(t, bin)
+	c := pfBan.checkWith(t, bin)
 	ln.Close() // no connection came, if it was not accepted yet
 	want := "<29>iblock[" + strconv.Itoa(c.pid) + "]: blocking 127.0.0.1\n"
 	if line := <-got; line != want {
@@ -139,5 +127,22 @@ func TestLineAfterAFailedDialDialsAgain(t *testing.T) {
 	n, err := ln.Read(buf)
 	if got := string(buf[:max(n, 0)]); got != "<29>iblock[1]: after" {
 		t.Errorf("the syslogd received %q, %v", got, err)
+	}
+}
+
+// TestLinesStopWaitingOnceTheBudgetIsSpent sends ten lines to a syslogd
+// that never reads: together they may wait the budget and one line more
+// (the poll that was running when it ran out), no longer.
+func TestLinesStopWaitingOnceTheBudgetIsSpent(t *testing.T) {
+	t.Parallel()
+	socket := t.TempDir() + "/log"
+	stalledSyslogd(t, socket)
+	l := &logger{fd: -1, path: socket, stderr: -1, tag: "iblock[1]: "}
+	defer l.close()
+	for i := 0; i < 10; i++ {
+		l.notice("line " + strconv.Itoa(i))
+	}
+	if l.waited < logBudget || l.waited > logBudget+lineWait {
+		t.Errorf("ten lines waited %v in all, want the budget of %v (plus at most %v)", l.waited, logBudget, lineWait)
 	}
 }

@@ -37,6 +37,12 @@ var programOf = map[string]string{"pf": "pfctl", "npf": "npfctl", "nft": "nft", 
 // check runs the case and fails the test unless it ended as the case says.
 func (tc connCase) check(t *testing.T) connection {
 	t.Helper()
+	return tc.checkWith(t, iblockBin)
+}
+
+// checkWith is check with another build of iblock.
+func (tc connCase) checkWith(t *testing.T, bin string) connection {
+	t.Helper()
 	fk := newFakeDir(t)
 	if tc.mode != "" {
 		fk.setMode(t, tc.mode)
@@ -47,9 +53,9 @@ func (tc connCase) check(t *testing.T) connection {
 	}
 	args := tc.args(t, fk)
 	for i := 0; i < tc.before; i++ {
-		runInetd(t, iblockBin, fk, sc, args...)
+		runInetd(t, bin, fk, sc, args...)
 	}
-	c := runInetd(t, iblockBin, fk, sc, args...)
+	c := runInetd(t, bin, fk, sc, args...)
 	c.wantExit(t, tc.exit)
 	var want [][]string
 	for _, line := range tc.run {
