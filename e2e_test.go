@@ -22,8 +22,13 @@ func needTool(t *testing.T, name string) string {
 	return path
 }
 
+// needRoot skips a test that needs root when not root (unless
+// IBLOCK_E2E=1: then it fails), and always under go test -short: the
+// privileged tests build network namespaces and run real firewalls, and
+// -short is for the quick edit-and-test loop.
 func needRoot(t *testing.T) {
 	t.Helper()
+	slow(t)
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "needs root")
 	}
@@ -35,4 +40,12 @@ func skipOrFail(t *testing.T, why string) {
 		t.Fatal(why + " (IBLOCK_E2E=1 makes this a failure)")
 	}
 	t.Skip(why)
+}
+
+// slow skips a test under go test -short. make test runs everything.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow; go test -short skips it")
+	}
 }

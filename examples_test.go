@@ -270,6 +270,7 @@ func connectWhenListening(t *testing.T, addr string) []byte {
 }
 
 func TestDemoShowsAScannerBanned(t *testing.T) {
+	slow(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -61,8 +61,8 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fk := newFakeDir(t)
-			if tc.slow && testing.Short() {
-				t.Skip("ends at the 10 s timeout; -short skips it")
+			if tc.slow {
+				slow(t)
 			}
 			if tc.mode != "" {
 				fk.setMode(t, tc.mode)

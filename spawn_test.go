@@ -73,9 +73,7 @@ func spawnOnce(via string) int {
 // through spawn and through os/exec, taking turns, and compares the
 // medians.
 func TestOsExecCostsEachConnectionMore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a timing comparison; -short skips it")
-	}
+	slow(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
