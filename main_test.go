@@ -162,6 +162,8 @@ func TestPrefixFlagsBanTheNetworkButNeverAnAllowlistedAddress(t *testing.T) {
 		{name: "-4 24 over an allowlisted address", sc: from9, allow: "127.0.0.5\n", flags: []string{"-4", "24"},
 			run:    []string{"P -t iblocked -T add 127.0.0.9", "P -k 127.0.0.9"},
 			notice: "blocking 127.0.0.9 alone: 127.0.0.0/24 would cover allowlisted 127.0.0.5"},
+		{name: "dry run over an allowlisted address", sc: from9, allow: "127.0.0.5\n", flags: []string{"-n", "-4", "24"},
+			notice: "dry run: would block 127.0.0.9 alone: 127.0.0.0/24 would cover allowlisted 127.0.0.5"},
 		{name: "-6 64 over an allowlisted network", backend: "nft", sc: scanner6, allow: "::2/127\n", flags: []string{"-6", "64"},
 			run:    []string{"P add element inet iblock iblocked6 { ::1 }"},
 			notice: "blocking ::1 alone: ::/64 would cover allowlisted ::2/127"},
