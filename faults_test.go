@@ -7,6 +7,7 @@ package main
 // and its memory bounded however much the program prints.
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,55 +27,48 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 	for _, tc := range []struct {
 		name    string
 		mode    string // how the fakes misbehave
-		backend string
+		backend string // "" is pf
 		doas    bool   // run the program through the fake doas
-		program string // the program's name in the fake directory
-		sc      scanner
-		want    func(fk *fakeDir) string // in the err line
-		slow    bool                     // ends at the 10 s timeout
+		program string // the program's name in the fake directory, if not the backend's
+		v6      bool   // the scanner connects over IPv6
+		want    string // in the err line, with DIR/ for the fakes' directory
+		slow    bool   // ends at the 10 s timeout
 	}{
-		{name: "missing program", backend: "pf", program: "no-pfctl", sc: scanner4,
-			want: func(fk *fakeDir) string { return "cannot run " + fk.path("no-pfctl") + ": no such file or directory" }},
-		{name: "program not executable", backend: "pf", program: "pfctl-not-executable", sc: scanner4,
-			want: func(fk *fakeDir) string {
-				return "cannot run " + fk.path("pfctl-not-executable") + ": permission denied"
-			}},
-		{name: "pfctl exits 255", mode: "add-fails", backend: "pf", doas: true, program: "pfctl", sc: scanner4,
-			want: func(fk *fakeDir) string {
-				return fk.path("doas") + " -n " + fk.path("pfctl") + " -t iblocked -T add 127.0.0.1: exit status 255: pfctl: Invalid argument."
-			}},
-		{name: "doas denies", mode: "doas-deny", backend: "pf", doas: true, program: "pfctl", sc: scanner4,
-			want: func(*fakeDir) string { return "exit status 1: doas: Operation not permitted" }},
-		{name: "program hangs", mode: "hang", backend: "pf", doas: true, program: "pfctl", sc: scanner4, slow: true,
-			want: func(fk *fakeDir) string { return fk.path("pfctl") + " -t iblocked -T add 127.0.0.1: killed after 10s" }},
-		{name: "program prints 64 MiB", mode: "flood", backend: "pf", program: "pfctl", sc: scanner4,
-			want: func(*fakeDir) string { return "exit status 1: " + strings.Repeat("x", 100) }},
-		{name: "child holds the output", mode: "orphan,add-fails", backend: "pf", program: "pfctl", sc: scanner4,
-			want: func(*fakeDir) string { return "exit status 255: pfctl: Invalid argument." }},
-		{name: "nft set absent", mode: "set-missing", backend: "nft", program: "nft", sc: scanner6,
-			want: func(*fakeDir) string {
-				return "Error: No such file or directory; set iblocked6 is missing from table inet iblock"
-			}},
-		{name: "ipset absent", mode: "set-missing", backend: "ipset", program: "ipset", sc: scanner4,
-			want: func(*fakeDir) string { return "The set with the given name does not exist; set iblocked is missing" }},
+		{name: "missing program", program: "no-pfctl", want: "cannot run DIR/no-pfctl: no such file or directory"},
+		{name: "program not executable", program: "pfctl-not-executable",
+			want: "cannot run DIR/pfctl-not-executable: permission denied"},
+		{name: "pfctl exits 255", mode: "add-fails", doas: true,
+			want: "DIR/doas -n DIR/pfctl -t iblocked -T add 127.0.0.1: exit status 255: pfctl: Invalid argument."},
+		{name: "doas denies", mode: "doas-deny", doas: true, want: "exit status 1: doas: Operation not permitted"},
+		{name: "program hangs", mode: "hang", doas: true, slow: true, want: "DIR/pfctl -t iblocked -T add 127.0.0.1: killed after 10s"},
+		{name: "program prints 64 MiB", mode: "flood", want: "exit status 1: " + strings.Repeat("x", 100)},
+		{name: "child holds the output", mode: "orphan,add-fails", want: "exit status 255: pfctl: Invalid argument."},
+		{name: "nft set absent", mode: "set-missing", backend: "nft", v6: true,
+			want: "Error: No such file or directory; set iblocked6 is missing from table inet iblock"},
+		{name: "ipset absent", mode: "set-missing", backend: "ipset",
+			want: "The set with the given name does not exist; set iblocked is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			fk := newFakeDir(t)
 			if tc.slow {
 				slow(t)
 			}
+			fk := newFakeDir(t)
 			if tc.mode != "" {
 				fk.setMode(t, tc.mode)
 			}
 			os.WriteFile(fk.path("pfctl-not-executable"), []byte("#!/bin/sh\n"), 0o644)
-			helper := "none"
+			backend := cmp.Or(tc.backend, "pf")
+			program, helper, sc := cmp.Or(tc.program, programOf[backend]), "none", scanner4
 			if tc.doas {
 				helper = fk.path("doas")
 			}
-			c := runInetd(t, iblockBin, fk, tc.sc, "-w", "/dev/null", "-b", tc.backend, "-d", helper, "-c", fk.path(tc.program))
+			if tc.v6 {
+				sc = scanner6
+			}
+			c := runInetd(t, iblockBin, fk, sc, "-w", "/dev/null", "-b", backend, "-d", helper, "-c", fk.path(program))
 			c.wantExit(t, exitFailure)
-			c.wantOneError(t, tc.want(fk))
+			c.wantOneError(t, strings.ReplaceAll(tc.want, "DIR/", fk.dir+"/"))
 			for _, call := range c.calls {
 				if len(call.Argv) > 1 && call.Argv[len(call.Argv)-2] == "-k" {
 					t.Errorf("states were killed after a failed add: %q", call.Argv)
@@ -93,11 +87,13 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 			if c.maxRSSKiB > maxRSSKiB {
 				t.Errorf("iblock used %d KiB, more than %d", c.maxRSSKiB, maxRSSKiB)
 			}
+			// Only a hung program may hold iblock until the timeout, and
+			// then not much longer.
 			switch {
-			case tc.slow && (c.elapsed < 10*time.Second || c.elapsed > 12*time.Second):
-				t.Errorf("iblock took %v, want about 10s", c.elapsed)
-			case !tc.slow && c.elapsed > 2*time.Second:
-				t.Errorf("iblock took %v", c.elapsed)
+			case tc.slow && (c.elapsed < programTimeout || c.elapsed > programTimeout+2*killGrace):
+				t.Errorf("iblock took %v, want %v and a little more", c.elapsed, programTimeout)
+			case !tc.slow && c.elapsed >= programTimeout:
+				t.Errorf("iblock took %v, as long as a hung program's timeout", c.elapsed)
 			}
 		})
 	}
