@@ -101,8 +101,8 @@ func TestSpawnCostsNoMoreThanOsExec(t *testing.T) {
 	report(t, "running /bin/true once in a new process: %v with spawn, %v with os/exec (medians of 41)",
 		own.Round(10*time.Microsecond), std.Round(10*time.Microsecond))
 	// The reason not to use os/exec is that it costs more: spawn must not
-	// cost more than it, within a margin for a machine this noisy.
-	if own > std+std/10 {
+	// cost more than it, within a margin (a quarter) for a noisy machine.
+	if own > std+std/4 {
 		t.Errorf("spawn took %v, more than os/exec's %v", own, std)
 	}
 }
