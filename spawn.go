@@ -4,8 +4,8 @@ package main
 // than os/exec, whose Cmd starts Go's network poller and a goroutine per
 // pipe on first use, and iblock is a new process for every connection.
 // Measured by TestSpawnCostsNoMoreThanOsExec (medians of 41, a new process
-// each time), running one program cost every connection 0.5 to 20 ms more
-// through os/exec, in six runs on 2 cores shared with other work (a load
+// each time), running one program cost every connection 0.2 to 23 ms more
+// through os/exec, in eight runs on 2 cores shared with other work (a load
 // of 10 to 25): how much is noisy, that os/exec costs more was not.
 
 import (
