@@ -1,0 +1,139 @@
+package main
+
+// The kernel-side ruleset, examples/linux/iblock.nft: the kernel bans on
+// the first SYN to a trap port, briefly, and for ten days once the source
+// completes a handshake there; the allow set is never banned.
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Addresses the kernel-side tests forge: one the allow set holds, and one
+// of a real host of the scanner namespace that never sent a packet itself.
+const (
+	allowlisted4 = "203.0.113.7"
+	allowlisted6 = "2001:db8:ffff::7"
+	victim4      = "192.0.2.30"
+	victim6      = "2001:db8:0:2::30"
+)
+
+// loadKernelNft loads examples/linux/iblock.nft, unchanged.
+func (n *testNet) loadKernelNft() {
+	n.t.Helper()
+	n.mustRun(needTool(n.t, "nft"), "-f", "examples/linux/iblock.nft")
+}
+
+// addVictims gives the scanner namespace the victims' addresses, so that
+// they answer the server's SYN-ACKs to forged SYNs with a reset, as a
+// real host does.
+func (n *testNet) addVictims() {
+	n.t.Helper()
+	n.ipBatch(n.scanner, "addr add "+victim4+"/24 dev veth0", "addr add "+victim6+"/48 dev veth0 nodad")
+	n.ipBatch(n.server, "neigh add "+victim6+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+}
+
+// nftHas reports whether an nft set of table inet iblock holds addr.
+func (n *testNet) nftHas(set, addr string) bool {
+	_, ok := n.nftElement(set, addr)
+	return ok
+}
+
+// nftElement returns addr's element of an nft set, with its expiry.
+func (n *testNet) nftElement(set, addr string) (string, bool) {
+	for _, e := range n.nftSet(set) {
+		if strings.Fields(e)[0] == addr {
+			return e, true
+		}
+	}
+	return "", false
+}
+
+var nftDuration = regexp.MustCompile(`(\d+)(ms|d|h|m|s)`)
+
+// nftExpiry reads what nft shows after "expires", e.g. 9d23h59m58s120ms.
+func nftExpiry(t *testing.T, elem string) time.Duration {
+	t.Helper()
+	_, after, ok := strings.Cut(elem, "expires ")
+	if !ok {
+		t.Fatalf("element %q has no expiry", elem)
+	}
+	units := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute, "s": time.Second, "ms": time.Millisecond}
+	var d time.Duration
+	for _, m := range nftDuration.FindAllStringSubmatch(strings.Fields(after)[0], -1) {
+		v, _ := strconv.Atoi(m[1])
+		d += time.Duration(v) * units[m[2]]
+	}
+	return d
+}
+
+type kernelFamily struct {
+	family
+	allowlisted, victim, short string
+}
+
+var kernelFamilies = []kernelFamily{
+	{families[0], allowlisted4, victim4, "syn_banned"},
+	{families[1], allowlisted6, victim6, "syn_banned6"},
+}
+
+// TestKernelSideNftBansForgedSYNsShortlyAndHandshakesForTenDays forges
+// SYNs from an allowlisted address and from a real host: the first is never
+// banned, the second only for an hour, until it completes a handshake with
+// the trap itself. A real scanner's connection bans it for ten days. Each
+// new ban is one kernel log line.
+func TestKernelSideNftBansForgedSYNsShortlyAndHandshakesForTenDays(t *testing.T) {
+	kmsg := followKmsg(t)
+	n := newTestNet(t)
+	n.addVictims()
+	n.loadKernelNft()
+	n.mustRun("nft", "add", "element", "inet", "iblock", "allowed", "{ "+allowlisted4+" }")
+	n.mustRun("nft", "add", "element", "inet", "iblock", "allowed6", "{ "+allowlisted6+" }")
+	n.startInetd("")
+	n.serve()
+	for _, f := range kernelFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			n.sendSYNs(t, f.server, 23, f.allowlisted, f.victim)
+			line := kmsg.waitLine(t, "iblock-syn: ", kmsgSrc(f.victim))
+			if !strings.Contains(line, "IN=veth0 ") || !strings.Contains(line, "DPT=23 ") {
+				t.Errorf("kernel log line %q lacks IN=veth0 or DPT=23", line)
+			}
+			short, _ := n.nftElement(f.short, f.victim)
+			report(t, "a forged SYN bans %s for %v", f.victim, nftExpiry(t, short).Round(time.Second))
+			n.wantReach(f.server, map[string]bool{f.victim: false, f.bystander: true})
+			// The victim's reset of the SYN-ACK it never asked for proves
+			// nothing: it is still banned only briefly.
+			if n.nftHas(f.set, f.victim) {
+				t.Errorf("a forged SYN banned %s for long", f.victim)
+			}
+			n.touchTrap(f.victim, f.server)
+			long := kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.victim))
+			elem, _ := n.nftElement(f.set, f.victim)
+			report(t, "a completed handshake bans %s for %v", f.victim, nftExpiry(t, elem).Round(time.Second))
+			if d := nftExpiry(t, elem); d < 9*24*time.Hour {
+				t.Errorf("the ban after a handshake lasts %v, want about 10 days (%q)", d, long)
+			}
+			n.touchTrap(f.scanner, f.server)
+			kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.scanner))
+			n.wantReach(f.server, map[string]bool{f.scanner: false, f.bystander: true})
+			for _, addr := range []string{f.victim, f.scanner} {
+				for _, prefix := range []string{"iblock-syn: ", "iblock-ban: "} {
+					if got := kmsg.lines(prefix, kmsgSrc(addr)); len(got) != 1 {
+						t.Errorf("%d kernel log lines %s… for %s, want 1: %q", len(got), prefix, addr, got)
+					}
+				}
+			}
+			for _, set := range []string{f.short, f.set} {
+				if n.nftHas(set, f.allowlisted) || len(kmsg.lines("iblock-", kmsgSrc(f.allowlisted))) > 0 {
+					t.Errorf("the allowlisted %s was banned or logged", f.allowlisted)
+				}
+			}
+		})
+	}
+	if d := nftExpiry(t, first(n.nftSet("syn_banned"), 1)[0]); d > time.Hour || d < 50*time.Minute {
+		t.Errorf("a bare SYN bans for %v, want an hour", d)
+	}
+}
