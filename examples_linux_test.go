@@ -15,16 +15,33 @@ import (
 	"testing"
 )
 
-func TestExampleNftRulesetPassesNftCheckAndReloadsWithoutLosingBans(t *testing.T) {
+// TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans loads the
+// kernel-side ruleset and the one for iblock alone, each after the other
+// and again: bans and allow set elements stay, rules do not pile up.
+func TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans(t *testing.T) {
 	n := newTestNet(t)
 	nft := needTool(t, "nft")
-	n.mustRun(nft, "-c", "-f", "examples/linux/iblock.nft")
-	n.loadNftExample()
+	for _, name := range []string{"iblock.nft", "iblock-only.nft"} {
+		n.mustRun(nft, "-c", "-f", "examples/linux/"+name)
+	}
+	n.loadKernelNft()
+	rules := n.mustRun(nft, "list", "table", "inet", "iblock")
 	n.mustRun(nft, "add", "element", "inet", "iblock", "iblocked", "{ "+scanner4Addr+" }")
+	n.mustRun(nft, "add", "element", "inet", "iblock", "syn_banned", "{ "+victim4+" }")
+	n.mustRun(nft, "add", "element", "inet", "iblock", "allowed", "{ "+allowlisted4+" }")
 	n.loadNftExample()
 	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
-	if rules := strings.Count(n.mustRun(nft, "list", "table", "inet", "iblock"), "saddr @iblocked"); rules != 2 {
-		t.Errorf("after two loads the table has %d drop rules, want 2 (one per family)", rules)
+	n.loadKernelNft()
+	n.loadKernelNft()
+	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
+	wantElements(t, "syn_banned", n.nftSet("syn_banned"), victim4)
+	if !n.nftHas("allowed", allowlisted4) {
+		t.Errorf("a reload lost the allow set's element %s: %q", allowlisted4, n.nftSet("allowed"))
+	}
+	withoutElements := regexp.MustCompile(`(?s)\s*elements = \{.*?\}`)
+	again := n.mustRun(nft, "list", "table", "inet", "iblock")
+	if a, b := withoutElements.ReplaceAllString(again, ""), withoutElements.ReplaceAllString(rules, ""); a != b {
+		t.Errorf("after reloads the table differs from the first load:\n%s\nwant\n%s", a, b)
 	}
 }
 
