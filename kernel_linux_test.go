@@ -85,15 +85,16 @@ var kernelSetups = []kernelSetup{
 	{"ipset", " -b ipset", (*testNet).loadKernelIpset, "iblock_allow", "iblock_syn", (*testNet).ipsetSet, ipsetExpiry},
 }
 
-// start loads the ruleset, starts inetd and the service, and adds the
-// allowlisted addresses to the allow sets at run time.
-func (k kernelSetup) start(n *testNet) {
+// start loads the ruleset, starts inetd with extra arguments for iblock
+// and the service, and adds the allowlisted addresses to the allow sets at
+// run time.
+func (k kernelSetup) start(n *testNet, extra string) {
 	n.t.Helper()
 	k.load(n)
 	for _, f := range kernelFamilies {
 		k.allow(n, f.allowlisted)
 	}
-	n.startInetd(k.inetdExtra)
+	n.startInetd(k.inetdExtra + extra)
 	n.serve()
 }
 
@@ -155,7 +156,7 @@ func TestKernelSideBansForgedSYNsShortlyAndHandshakesForTenDays(t *testing.T) {
 			kmsg := followKmsg(t)
 			n := newTestNet(t)
 			n.addVictims()
-			k.start(n)
+			k.start(n, "")
 			for _, f := range kernelFamilies {
 				t.Run(f.name, func(t *testing.T) { k.wantForgeryBounded(t, n, kmsg, f) })
 			}
