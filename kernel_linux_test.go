@@ -207,3 +207,44 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFoll
 		}
 	}
 }
+
+// TestKernelSideBurstOfAThousandSYNScannersLeavesAThousandBans sends one
+// SYN from each of 1000 addresses at once: each is banned, and logged,
+// exactly once.
+func TestKernelSideBurstOfAThousandSYNScannersLeavesAThousandBans(t *testing.T) {
+	for _, k := range kernelSetups {
+		t.Run(k.name, func(t *testing.T) {
+			kmsg := followKmsg(t)
+			n := newTestNet(t)
+			k.start(n, "")
+			srcs := make([]string, burstSize)
+			for i := range srcs {
+				srcs[i] = burstAddress(i + 1)
+			}
+			start := time.Now()
+			n.sendSYNs(t, server4, 23, srcs...)
+			var bans map[string]bool
+			waitUntil(t, 10*time.Second, "the burst's bans", func() bool {
+				bans = map[string]bool{}
+				for _, e := range k.list(n, k.short) {
+					bans[strings.Fields(e)[0]] = true
+				}
+				return len(bans) >= burstSize
+			})
+			took := time.Since(start)
+			waitUntil(t, 10*time.Second, "the burst's kernel log lines", func() bool {
+				return len(kmsg.lines("iblock-syn: ", "SRC=198.18.")) >= burstSize
+			})
+			report(t, "%d SYN scanners: %d bans in %v, %d kernel log lines", burstSize, len(bans),
+				took.Round(time.Millisecond), len(kmsg.lines("iblock-syn: ", "SRC=198.18.")))
+			for _, src := range srcs {
+				if lines := kmsg.lines("iblock-syn: ", kmsgSrc(src)); !bans[src] || len(lines) != 1 {
+					t.Errorf("%s: banned %v, %d kernel log lines", src, bans[src], len(lines))
+				}
+			}
+			if len(bans) != burstSize {
+				t.Errorf("%d bans, want %d", len(bans), burstSize)
+			}
+		})
+	}
+}
