@@ -126,44 +126,71 @@ func TestExampleUnitsPassSystemdAnalyze(t *testing.T) {
 	}
 }
 
-// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets, empties
-// them and restores them, with their timeouts, for nft and ipset; a save
-// that fails keeps the last good file.
+// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets of the
+// kernel-side rulesets, empties them and restores them, for nft and ipset:
+// a long ban and a short one keep their remaining time, and an address
+// added to the allow set at run time is back. A save that fails keeps the
+// last good file.
 func TestExampleIblockSetsSavesAndRestoresTheSets(t *testing.T) {
 	n := newTestNet(t)
 	script, _ := filepath.Abs("examples/linux/iblock-sets")
 	for _, tc := range []struct {
-		backend string
-		load    func()
-		add     []string
-		empty   []string
-		list    func(string) []string
-		drop    []string
+		backend   string
+		load      func()
+		add       [][]string
+		empty     [][]string
+		list      func(string) []string
+		sets      [3]string // long bans, short bans, allowed
+		remaining string    // 20 minutes left, not more
+		drop      [][]string
 	}{
-		{"nft", n.loadNftExample,
-			[]string{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
-			[]string{"nft", "flush", "set", "inet", "iblock", "iblocked"},
-			n.nftSet, []string{"nft", "delete", "table", "inet", "iblock"}},
-		{"ipset", func() { n.runInput("examples/linux/ipset.conf", needTool(t, "ipset"), "restore") },
-			[]string{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
-			[]string{"ipset", "flush", "iblocked"},
-			n.ipsetSet, []string{"ipset", "destroy"}},
+		{"nft", n.loadKernelNft,
+			[][]string{
+				{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "syn_banned", "{ 192.0.2.30 expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "allowed", "{ " + allowlisted4 + " }"}},
+			[][]string{{"nft", "flush", "set", "inet", "iblock", "iblocked"},
+				{"nft", "flush", "set", "inet", "iblock", "syn_banned"},
+				{"nft", "flush", "set", "inet", "iblock", "allowed"}},
+			n.nftSet, [3]string{"iblocked", "syn_banned", "allowed"}, `expires 1\dm`,
+			[][]string{{"nft", "delete", "table", "inet", "iblock"}}},
+		{"ipset", n.loadKernelIpset,
+			[][]string{{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
+				{"ipset", "add", "iblock_syn", "192.0.2.30", "timeout", "1200"},
+				{"ipset", "add", "iblock_allow", allowlisted4}},
+			[][]string{{"ipset", "flush", "iblocked"}, {"ipset", "flush", "iblock_syn"}, {"ipset", "flush", "iblock_allow"}},
+			n.ipsetSet, [3]string{"iblocked", "iblock_syn", "iblock_allow"}, `timeout 1[01]\d\d\b`,
+			// The rules use the sets: they go first.
+			[][]string{{"iptables", "-t", "raw", "-F"}, {"iptables", "-t", "mangle", "-F"}, {"iptables", "-t", "nat", "-F"},
+				{"ip6tables", "-t", "raw", "-F"}, {"ip6tables", "-t", "mangle", "-F"}, {"ip6tables", "-t", "nat", "-F"},
+				{"ipset", "destroy"}}},
 	} {
 		saved := filepath.Join(t.TempDir(), "sets")
 		tc.load()
-		n.mustRun(tc.add...)
+		for _, cmd := range tc.add {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "save", saved)
-		n.mustRun(tc.empty...)
+		for _, cmd := range tc.empty {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "restore", saved)
-		got := tc.list("iblocked")
-		wantElements(t, tc.backend+" iblocked", got, "192.0.2.10")
-		// 20 minutes were left at the save: a restore that started the
-		// element's timeout again would show more.
-		if len(got) == 1 && !regexp.MustCompile(`expires 1\dm|timeout 1[01]\d\d\b`).MatchString(got[0]) {
-			t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+		for i, want := range []string{"192.0.2.10", "192.0.2.30"} {
+			got := tc.list(tc.sets[i])
+			wantElements(t, tc.backend+" "+tc.sets[i], got, want)
+			// 20 minutes were left at the save: a restore that started the
+			// element's timeout again would show more.
+			if len(got) == 1 && !regexp.MustCompile(tc.remaining).MatchString(got[0]) {
+				t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+			}
+		}
+		if allowed := strings.Join(tc.list(tc.sets[2]), " "); !strings.Contains(allowed, allowlisted4) || !strings.Contains(allowed, "127.0.0.0/8") {
+			t.Errorf("%s: the restored allow set holds %q", tc.backend, allowed)
 		}
 		before, _ := os.ReadFile(saved)
-		n.mustRun(tc.drop...)
+		for _, cmd := range tc.drop {
+			n.mustRun(cmd...)
+		}
 		if out, err := n.run(script, tc.backend, "save", saved); err == nil {
 			t.Errorf("%s: save without sets succeeded: %s", tc.backend, out)
 		}
