@@ -256,4 +256,3 @@ func TestExampleMasksAgreeWithIblocksPrefixLengths(t *testing.T) {
 		}
 	}
 }
-
