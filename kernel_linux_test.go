@@ -192,7 +192,7 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFoll
 		t.Errorf("the ban after a handshake lasts %v, want about 10 days", d)
 	}
 	n.touchTrap(f.scanner, f.server)
-	kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.scanner))
+	report(t, "kernel log: %s", kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.scanner)))
 	n.wantReach(f.server, map[string]bool{f.scanner: false, f.bystander: true})
 	for _, addr := range []string{f.victim, f.scanner} {
 		for _, prefix := range []string{"iblock-syn: ", "iblock-ban: "} {
