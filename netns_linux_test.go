@@ -319,9 +319,12 @@ const dropWait = 700 * time.Millisecond
 func (n *testNet) reachesService(from, to string) bool {
 	n.t.Helper()
 	c, err := n.dial(from, to, servicePort, dropWait)
-	if err != nil {
-		return false
-	}
+	return err == nil && greeted(c)
+}
+
+// greeted reports whether the service's greeting arrives on c, and
+// closes c.
+func greeted(c net.Conn) bool {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(dropWait))
 	buf := make([]byte, 8)

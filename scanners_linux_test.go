@@ -238,14 +238,7 @@ func (n *testNet) wantNeverBanned(t *testing.T, setup linuxSetup) {
 // from the namespace of the calling thread.
 func dialGreets(addr string) bool {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, servicePort), dropWait)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(dropWait))
-	buf := make([]byte, 8)
-	k, _ := c.Read(buf)
-	return string(buf[:k]) == "service\n"
+	return err == nil && greeted(c)
 }
 
 // scan runs one scan from src and returns how long src is banned for. A
