@@ -79,7 +79,7 @@ func kernelBan(t *testing.T, n *testNet, _ string, round int) time.Duration {
 		}
 		last := fmt.Sprintf("2001:db8:0:7::%x:%x", round, b)
 		n.ipBatch(n.scanner, "addr add "+last+"/48 dev veth0 nodad")
-		n.ipBatch(n.server, "neigh add "+last+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+		n.ipBatch(n.server, "neigh add "+last+" lladdr "+n.scannerMAC+" dev veth0 nud permanent")
 		srcs[len(srcs)-1] = last
 		start := time.Now()
 		n.sendSYNs(t, server6, 23, srcs...)
@@ -101,7 +101,7 @@ func iblockBan(t *testing.T, n *testNet, _ string, round int) time.Duration {
 	for i := 1; i <= iblockRounds; i++ {
 		src := fmt.Sprintf("2001:db8:0:6::%x:%x", round, i)
 		n.ipBatch(n.scanner, "addr add "+src+"/48 dev veth0 nodad")
-		n.ipBatch(n.server, "neigh add "+src+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+		n.ipBatch(n.server, "neigh add "+src+" lladdr "+n.scannerMAC+" dev veth0 nud permanent")
 		took = append(took, n.touchTrap(src, server6))
 	}
 	return median(took)

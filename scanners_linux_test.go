@@ -21,13 +21,13 @@ import (
 type portScan struct {
 	name string
 	v6   bool // it scans IPv6 too
-	argv func(t *testing.T, src, dst string) []string
+	argv func(t *testing.T, n *testNet, src, dst string) []string
 }
 
 // nmapScan is an nmap scan of one trap port and the service port, fast
 // and bounded, from source address src.
-func nmapScan(kind string) func(t *testing.T, src, dst string) []string {
-	return func(t *testing.T, src, dst string) []string {
+func nmapScan(kind string) func(t *testing.T, n *testNet, src, dst string) []string {
+	return func(t *testing.T, _ *testNet, src, dst string) []string {
 		// -sV waits for answers a banned scanner never gets: 5 s is plenty.
 		argv := []string{needTool(t, "nmap"), kind, "-n", "-Pn", "-T5", "--max-retries", "1", "--host-timeout", "5s",
 			"-e", "veth0", "-S", src, "-p", trapPort + "," + servicePort, dst}
@@ -38,14 +38,14 @@ func nmapScan(kind string) func(t *testing.T, src, dst string) []string {
 	}
 }
 
-func masscanScan(t *testing.T, src, dst string) []string {
+func masscanScan(t *testing.T, n *testNet, src, dst string) []string {
 	return []string{needTool(t, "masscan"), dst, "-p" + trapPort + "," + servicePort, "--rate", "1000", "--wait", "1",
-		"--adapter", "veth0", "--adapter-ip", src, "--router-mac", serverMAC}
+		"--adapter", "veth0", "--adapter-ip", src, "--router-mac", n.serverMAC}
 }
 
 // zmapScan scans one port; zmap's default blocklist holds 198.18.0.0/15.
-func zmapScan(t *testing.T, src, dst string) []string {
-	return []string{needTool(t, "zmap"), "-p", trapPort, "-i", "veth0", "-S", src, "-G", serverMAC,
+func zmapScan(t *testing.T, n *testNet, src, dst string) []string {
+	return []string{needTool(t, "zmap"), "-p", trapPort, "-i", "veth0", "-S", src, "-G", n.serverMAC,
 		"-b", "/dev/null", "-r", "100", "-c", "1", "-q", dst + "/32"}
 }
 
@@ -159,7 +159,7 @@ func (a *scannerAddrs) fresh(v6 bool) string {
 	}
 	addr := fmt.Sprintf("2001:db8:0:3::%x", a.next)
 	a.n.ipBatch(a.n.scanner, "addr add "+addr+"/48 dev veth0 nodad")
-	a.n.ipBatch(a.n.server, "neigh add "+addr+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+	a.n.ipBatch(a.n.server, "neigh add "+addr+" lladdr "+a.n.scannerMAC+" dev veth0 nud permanent")
 	return addr
 }
 
@@ -254,7 +254,7 @@ func (n *testNet) scan(t *testing.T, s portScan, src, dst string, banned func(*t
 		argv = []string{"connect and wait from", src}
 		out, err = n.holdConnection(src, dst)
 	} else {
-		argv = s.argv(t, src, dst)
+		argv = s.argv(t, n, src, dst)
 		out, err = exec.Command("ip", append([]string{"netns", "exec", n.scanner}, argv...)...).CombinedOutput()
 	}
 	if err != nil {
