@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -316,6 +317,14 @@ func unixSocketPair(t *testing.T) *os.File {
 func report(t *testing.T, format string, args ...any) {
 	t.Helper()
 	fmt.Printf("%s: %s\n", t.Name(), fmt.Sprintf(format, args...))
+}
+
+// median is the middle of the times measured: one slow run on a busy
+// machine does not move it.
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
 
 // listeningSocket returns a TCP socket that listens and is connected to

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -79,12 +78,6 @@ func TestStalledSyslogdAddsAtMostTheLoggingBudget(t *testing.T) {
 	if extra > 2*logBudget {
 		t.Errorf("a stalled syslogd adds %v, more than twice the logging budget of %v", extra, logBudget)
 	}
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 // TestStreamSyslogSocketGetsNewlineFramedLines runs iblock against a syslogd

@@ -76,6 +76,10 @@ func TestMakefileWorksUnderBSDMakeAndGNUMake(t *testing.T) {
 					t.Errorf("make test ran %q after go vet failed", call)
 				}
 			}
+			mustRun("bench-sets", goFake)
+			if calls := goCalls(t, fk); len(calls) != 1 || !strings.Contains(calls[0], " -run ^TestBanCostBySetSize$") {
+				t.Errorf("make bench-sets ran %q", calls)
+			}
 		})
 	}
 }
