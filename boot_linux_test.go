@@ -208,8 +208,10 @@ func firstSYNBanned(t *testing.T, c *container, n *testNet) {
 	if got := c.socketAccepted(); got != accepted {
 		t.Errorf("iblock.socket accepted %d connections during the SYN scan", got-accepted)
 	}
-	if lines := c.journal("-t", "iblock", "--grep", synScanner); len(lines) > 0 {
-		t.Errorf("iblock ran for the SYN scanner: %q", messages(lines))
+	for _, m := range messages(c.journal("-t", "iblock")) {
+		if strings.Contains(m, synScanner) {
+			t.Errorf("iblock ran for the SYN scanner: %q", m)
+		}
 	}
 }
 
@@ -268,8 +270,10 @@ func burstThroughSocket(t *testing.T, c *container, n *testNet) {
 // burstBans counts iblock's "blocking" lines for each burst address.
 func (c *container) burstBans() map[string]int {
 	logged := map[string]int{}
-	for _, m := range messages(c.journal("-t", "iblock", "--grep", `^blocking 198\.18\.`)) {
-		logged[strings.TrimPrefix(m, "blocking ")]++
+	for _, m := range messages(c.journal("-t", "iblock")) {
+		if addr, ok := strings.CutPrefix(m, "blocking "); ok && strings.HasPrefix(addr, "198.18.") {
+			logged[addr]++
+		}
 	}
 	return logged
 }

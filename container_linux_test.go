@@ -289,7 +289,10 @@ func bootContainer(t *testing.T, n *testNet, root string) *container {
 	c.nspawn.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"),
 		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.nspawn.Stdout, c.nspawn.Stderr = &c.console, &c.console
-	c.nspawn.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: Go ends threads that a goroutine left locked (as
+	// inNamespace does), and the signal would then kill nspawn while the
+	// test runs. A test process killed midway leaves the container to
+	// the next run's removeStaleCgroups.
 	if err := c.nspawn.Start(); err != nil {
 		t.Fatal(err)
 	}

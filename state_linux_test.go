@@ -143,7 +143,8 @@ func missing(a, b []string) []string {
 }
 
 // journal returns the container's journal entries that match the given
-// journalctl arguments, each as its fields.
+// journalctl arguments, each as its fields. (journalctl --grep would exit
+// 1 when nothing matches: callers filter the messages themselves.)
 func (c *container) journal(args ...string) []map[string]string {
 	c.t.Helper()
 	out := c.mustRun(append([]string{"journalctl", "--no-pager", "-o", "json"}, args...)...)
