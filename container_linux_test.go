@@ -353,6 +353,12 @@ func (c *container) waitRunning() {
 		state = strings.TrimSpace(out)
 		return state == "running" || state == "degraded" || state == "maintenance"
 	})
+	// systemd says so once, on the console, when it cannot attach the BPF
+	// programs of IPAddressDeny= and DevicePolicy=, and runs units
+	// without them.
+	if strings.Contains(c.console.String(), "does not support BPF") {
+		c.t.Fatal("systemd runs without BPF firewalling: IPAddressDeny= would not be enforced")
+	}
 	if state != "running" {
 		failed, _ := c.run("systemctl", "list-units", "--all", "--state=failed", "--no-legend")
 		log, _ := c.run("journalctl", "--no-pager", "-b", "-u", "nftables.service")
