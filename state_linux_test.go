@@ -40,16 +40,16 @@ func (n *testNet) nftSets() setState {
 		}
 		sets[set.Name] = map[string]int64{}
 		for _, e := range set.Elem {
-			key, expires := nftElement(e)
+			key, expires := nftJSONElement(e)
 			sets[set.Name][key] = expires
 		}
 	}
 	return sets
 }
 
-// nftElement reads one element of nft's JSON: a bare value, or an object
+// nftJSONElement reads one element of nft's JSON: a bare value, or an object
 // that carries the value and its expiry.
-func nftElement(raw json.RawMessage) (string, int64) {
+func nftJSONElement(raw json.RawMessage) (string, int64) {
 	var timed struct {
 		Elem *struct {
 			Val     json.RawMessage `json:"val"`
@@ -61,13 +61,13 @@ func nftElement(raw json.RawMessage) (string, int64) {
 		if timed.Elem.Expires != nil {
 			expires = *timed.Elem.Expires
 		}
-		return nftValue(timed.Elem.Val), expires
+		return nftJSONValue(timed.Elem.Val), expires
 	}
-	return nftValue(raw), -1
+	return nftJSONValue(raw), -1
 }
 
-// nftValue spells an address, a prefix or a range as nft's text does.
-func nftValue(raw json.RawMessage) string {
+// nftJSONValue spells an address, a prefix or a range as nft's text does.
+func nftJSONValue(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
