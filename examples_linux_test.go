@@ -15,16 +15,33 @@ import (
 	"testing"
 )
 
-func TestExampleNftRulesetPassesNftCheckAndReloadsWithoutLosingBans(t *testing.T) {
+// TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans loads the
+// kernel-side ruleset and the one for iblock alone, each after the other
+// and again: bans and allow set elements stay, rules do not pile up.
+func TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans(t *testing.T) {
 	n := newTestNet(t)
 	nft := needTool(t, "nft")
-	n.mustRun(nft, "-c", "-f", "examples/linux/iblock.nft")
-	n.loadNftExample()
+	for _, name := range []string{"iblock.nft", "iblock-only.nft"} {
+		n.mustRun(nft, "-c", "-f", "examples/linux/"+name)
+	}
+	n.loadKernelNft()
+	rules := n.mustRun(nft, "list", "table", "inet", "iblock")
 	n.mustRun(nft, "add", "element", "inet", "iblock", "iblocked", "{ "+scanner4Addr+" }")
+	n.mustRun(nft, "add", "element", "inet", "iblock", "syn_banned", "{ "+victim4+" }")
+	n.mustRun(nft, "add", "element", "inet", "iblock", "allowed", "{ "+allowlisted4+" }")
 	n.loadNftExample()
 	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
-	if rules := strings.Count(n.mustRun(nft, "list", "table", "inet", "iblock"), "saddr @iblocked"); rules != 2 {
-		t.Errorf("after two loads the table has %d drop rules, want 2 (one per family)", rules)
+	n.loadKernelNft()
+	n.loadKernelNft()
+	wantElements(t, "iblocked", n.nftSet("iblocked"), scanner4Addr)
+	wantElements(t, "syn_banned", n.nftSet("syn_banned"), victim4)
+	if !n.nftHas("allowed", allowlisted4) {
+		t.Errorf("a reload lost the allow set's element %s: %q", allowlisted4, n.nftSet("allowed"))
+	}
+	withoutElements := regexp.MustCompile(`(?s)\s*elements = \{.*?\}`)
+	again := n.mustRun(nft, "list", "table", "inet", "iblock")
+	if a, b := withoutElements.ReplaceAllString(again, ""), withoutElements.ReplaceAllString(rules, ""); a != b {
+		t.Errorf("after reloads the table differs from the first load:\n%s\nwant\n%s", a, b)
 	}
 }
 
@@ -109,44 +126,71 @@ func TestExampleUnitsPassSystemdAnalyze(t *testing.T) {
 	}
 }
 
-// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets, empties
-// them and restores them, with their timeouts, for nft and ipset; a save
-// that fails keeps the last good file.
+// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets of the
+// kernel-side rulesets, empties them and restores them, for nft and ipset:
+// a long ban and a short one keep their remaining time, and an address
+// added to the allow set at run time is back. A save that fails keeps the
+// last good file.
 func TestExampleIblockSetsSavesAndRestoresTheSets(t *testing.T) {
 	n := newTestNet(t)
 	script, _ := filepath.Abs("examples/linux/iblock-sets")
 	for _, tc := range []struct {
-		backend string
-		load    func()
-		add     []string
-		empty   []string
-		list    func(string) []string
-		drop    []string
+		backend   string
+		load      func()
+		add       [][]string
+		empty     [][]string
+		list      func(string) []string
+		sets      [3]string // long bans, short bans, allowed
+		remaining string    // 20 minutes left, not more
+		drop      [][]string
 	}{
-		{"nft", n.loadNftExample,
-			[]string{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
-			[]string{"nft", "flush", "set", "inet", "iblock", "iblocked"},
-			n.nftSet, []string{"nft", "delete", "table", "inet", "iblock"}},
-		{"ipset", func() { n.runInput("examples/linux/ipset.conf", needTool(t, "ipset"), "restore") },
-			[]string{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
-			[]string{"ipset", "flush", "iblocked"},
-			n.ipsetSet, []string{"ipset", "destroy"}},
+		{"nft", n.loadKernelNft,
+			[][]string{
+				{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "syn_banned", "{ 192.0.2.30 expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "allowed", "{ " + allowlisted4 + " }"}},
+			[][]string{{"nft", "flush", "set", "inet", "iblock", "iblocked"},
+				{"nft", "flush", "set", "inet", "iblock", "syn_banned"},
+				{"nft", "flush", "set", "inet", "iblock", "allowed"}},
+			n.nftSet, [3]string{"iblocked", "syn_banned", "allowed"}, `expires 1\dm`,
+			[][]string{{"nft", "delete", "table", "inet", "iblock"}}},
+		{"ipset", n.loadKernelIpset,
+			[][]string{{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
+				{"ipset", "add", "iblock_syn", "192.0.2.30", "timeout", "1200"},
+				{"ipset", "add", "iblock_allow", allowlisted4}},
+			[][]string{{"ipset", "flush", "iblocked"}, {"ipset", "flush", "iblock_syn"}, {"ipset", "flush", "iblock_allow"}},
+			n.ipsetSet, [3]string{"iblocked", "iblock_syn", "iblock_allow"}, `timeout 1[01]\d\d\b`,
+			// The rules use the sets: they go first.
+			[][]string{{"iptables", "-t", "raw", "-F"}, {"iptables", "-t", "mangle", "-F"}, {"iptables", "-t", "nat", "-F"},
+				{"ip6tables", "-t", "raw", "-F"}, {"ip6tables", "-t", "mangle", "-F"}, {"ip6tables", "-t", "nat", "-F"},
+				{"ipset", "destroy"}}},
 	} {
 		saved := filepath.Join(t.TempDir(), "sets")
 		tc.load()
-		n.mustRun(tc.add...)
+		for _, cmd := range tc.add {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "save", saved)
-		n.mustRun(tc.empty...)
+		for _, cmd := range tc.empty {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "restore", saved)
-		got := tc.list("iblocked")
-		wantElements(t, tc.backend+" iblocked", got, "192.0.2.10")
-		// 20 minutes were left at the save: a restore that started the
-		// element's timeout again would show more.
-		if len(got) == 1 && !regexp.MustCompile(`expires 1\dm|timeout 1[01]\d\d\b`).MatchString(got[0]) {
-			t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+		for i, want := range []string{"192.0.2.10", "192.0.2.30"} {
+			got := tc.list(tc.sets[i])
+			wantElements(t, tc.backend+" "+tc.sets[i], got, want)
+			// 20 minutes were left at the save: a restore that started the
+			// element's timeout again would show more.
+			if len(got) == 1 && !regexp.MustCompile(tc.remaining).MatchString(got[0]) {
+				t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+			}
+		}
+		if allowed := strings.Join(tc.list(tc.sets[2]), " "); !strings.Contains(allowed, allowlisted4) || !strings.Contains(allowed, "127.0.0.0/8") {
+			t.Errorf("%s: the restored allow set holds %q", tc.backend, allowed)
 		}
 		before, _ := os.ReadFile(saved)
-		n.mustRun(tc.drop...)
+		for _, cmd := range tc.drop {
+			n.mustRun(cmd...)
+		}
 		if out, err := n.run(script, tc.backend, "save", saved); err == nil {
 			t.Errorf("%s: save without sets succeeded: %s", tc.backend, out)
 		}

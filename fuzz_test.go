@@ -88,11 +88,11 @@ func checkArgv(t *testing.T, conf *config, argv []string, target string, addr ne
 	sawTarget := false
 	for _, arg := range argv[1:] {
 		switch {
-		case arg == target:
+		case arg == target || conf.backend == "nft" && arg == nftElement(target):
 			sawTarget = true
-			p, err := netip.ParsePrefix(arg)
+			p, err := netip.ParsePrefix(target)
 			if err != nil {
-				a, aerr := netip.ParseAddr(arg)
+				a, aerr := netip.ParseAddr(target)
 				p, err = netip.PrefixFrom(a, a.BitLen()), aerr
 			}
 			if err != nil || p.Addr().Is6() != addr.Is6() || !p.Contains(addr) || p.Bits() < 16 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 )
 
 // banTarget is what goes into the table: the address itself, or the
@@ -27,6 +28,16 @@ func setName(table string, v6 bool) string {
 	return table
 }
 
+// nftElement is what iblock adds to an nft set for a target: the address,
+// or for a network the network's address alone. The sets have no
+// "interval" flag, which would make every add cost time in proportion to
+// the set's size; the ruleset bans a network by looking up the source
+// masked to the same length (its v4_mask and v6_mask).
+func nftElement(target string) string {
+	addr, _, _ := strings.Cut(target, "/")
+	return addr
+}
+
 // banCommands returns the argv of each command, in order; each runs only if
 // the one before it succeeded. pf kills states in a second call, because in
 // one pfctl call -k runs before -T and would act before the ban exists.
@@ -42,7 +53,7 @@ func banCommands(conf *config, target string, v6 bool) [][]string {
 	case "npf":
 		cmds = append(cmds, []string{p, "table", t, "add", target})
 	case "nft":
-		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", setName(t, v6), "{", target, "}"})
+		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", setName(t, v6), "{", nftElement(target), "}"})
 	case "ipset":
 		cmds = append(cmds, []string{p, "add", setName(t, v6), target, "-exist"})
 	}
@@ -62,7 +73,8 @@ func alreadyBanned(backend string, res *result) bool {
 
 // missingSetHint explains a failed nft or ipset add whose set does not exist
 // and names the command that creates it; it is "" for any other failure.
-// The set needs a timeout for expiry and, with nft, intervals for -4 and -6.
+// The set needs a timeout for expiry; an nft set needs no "interval" flag
+// (see nftElement) and "dynamic" lets the kernel-side ruleset add to it.
 func missingSetHint(conf *config, res *result, v6 bool) string {
 	set := setName(conf.table, v6)
 	nftType, ipsetFamily := "ipv4_addr", "inet"
@@ -73,7 +85,7 @@ func missingSetHint(conf *config, res *result, v6 bool) string {
 	case conf.backend == "nft" && bytes.Contains(res.output, []byte("No such file or directory")):
 		return "; set " + set + " is missing from table inet iblock, create it with: " +
 			conf.program + " add table inet iblock; " + conf.program + " add set inet iblock " + set +
-			" '{ type " + nftType + "; flags interval, timeout; timeout 10d; }'"
+			" '{ type " + nftType + "; size 1048576; flags dynamic, timeout; timeout 10d; }'"
 	case conf.backend == "ipset" && bytes.Contains(res.output, []byte("does not exist")):
 		return "; set " + set + " is missing, create it with: " +
 			conf.program + " create " + set + " hash:net family " + ipsetFamily + " timeout 864000"
@@ -87,6 +99,7 @@ const addTries = 3
 // worthRetrying reports whether a failed command may succeed if run again.
 // nft adds to an interval set that run at the same time, as in a burst of
 // scanners, now and then fail with a spurious overlap; run again, they pass.
+// The shipped rulesets have no interval sets; older ones may.
 func worthRetrying(backend string, res *result) bool {
 	return backend == "nft" && res.exitedWith(1) &&
 		bytes.Contains(res.output, []byte("interval overlaps with an existing one"))

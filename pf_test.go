@@ -17,7 +17,8 @@ func TestBanCommandsPerBackend(t *testing.T) {
 		{[]string{"-d", "none", "-4", "24"}, "192.0.2.77", "/sbin/pfctl -t iblocked -T add 192.0.2.0/24|/sbin/pfctl -k 192.0.2.0/24"},
 		{[]string{"-d", "none", "-b", "npf", "t"}, "2001:db8::1", "/sbin/npfctl table t add 2001:db8::1"},
 		{[]string{"-d", "none", "-b", "nft"}, "192.0.2.1", "/usr/sbin/nft add element inet iblock iblocked { 192.0.2.1 }"},
-		{[]string{"-d", "none", "-b", "nft", "-6", "64"}, "2001:db8:0:1:2:3:4:5", "/usr/sbin/nft add element inet iblock iblocked6 { 2001:db8:0:1::/64 }"},
+		{[]string{"-d", "none", "-b", "nft", "-4", "24"}, "192.0.2.77", "/usr/sbin/nft add element inet iblock iblocked { 192.0.2.0 }"},
+		{[]string{"-d", "none", "-b", "nft", "-6", "64"}, "2001:db8:0:1:2:3:4:5", "/usr/sbin/nft add element inet iblock iblocked6 { 2001:db8:0:1:: }"},
 		{[]string{"-d", "none", "-b", "ipset", "-6", "48"}, "2001:db8:5:6::1", "/usr/sbin/ipset add iblocked6 2001:db8:5::/48 -exist"},
 		{[]string{"-b", "ipset"}, "198.51.100.3", "/usr/bin/doas -n /usr/sbin/ipset add iblocked 198.51.100.3 -exist"},
 	} {

@@ -1,0 +1,166 @@
+package main
+
+// What one ban costs iblock behind inetd, with the shipped rulesets, when
+// the set already holds 100 000 addresses, against an empty set: the sets
+// have no "interval" flag, so an add must not grow with their size.
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fillFrom is the first address of the fill: 198.18.64.0 and up, apart from
+// the scanners' addresses (198.18.0.0/22 and costSources).
+var fillFrom = netip.MustParseAddr("198.18.64.0")
+
+// fillAddresses returns count consecutive addresses from fillFrom.
+func fillAddresses(count int) []string {
+	addrs := make([]string, count)
+	a := fillFrom
+	for i := range addrs {
+		addrs[i] = a.String()
+		a = a.Next()
+	}
+	return addrs
+}
+
+// fillNft adds count addresses to an nft set in one transaction.
+func (n *testNet) fillNft(set string, count int) {
+	n.t.Helper()
+	var b strings.Builder
+	addrs := fillAddresses(count)
+	for len(addrs) > 0 {
+		k := min(len(addrs), 10000)
+		fmt.Fprintf(&b, "add element inet iblock %s { %s }\n", set, strings.Join(addrs[:k], ", "))
+		addrs = addrs[k:]
+	}
+	n.mustRun("nft", "-f", writeTemp(n.t, "fill.nft", b.String()))
+}
+
+// fillIpset adds count addresses to an ipset with ipset restore.
+func (n *testNet) fillIpset(set string, count int) {
+	n.t.Helper()
+	var b strings.Builder
+	for _, a := range fillAddresses(count) {
+		fmt.Fprintf(&b, "add %s %s\n", set, a)
+	}
+	n.runInput(writeTemp(n.t, "fill.ipset", b.String()), "ipset", "-exist", "restore")
+}
+
+func writeTemp(t *testing.T, name, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// costSources is where the scanners of the cost test come from, one /24
+// each, so that every ban is new even with -4 24.
+const costSources = "198.18.32.0/19"
+
+func costSource(i, host int) string {
+	return fmt.Sprintf("198.18.%d.%d", 32+i, host)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// costCase is one way of running iblock behind inetd.
+type costCase struct {
+	name, extra string
+	load        func(*testNet)
+	fill        func(*testNet, string, int)
+	list        func(*testNet, string) []string
+	element     func(source string) string // what a ban of source adds
+}
+
+var costCases = []costCase{
+	{"nft", "", (*testNet).loadNftExample, (*testNet).fillNft, (*testNet).nftSet,
+		func(s string) string { return s }},
+	{"nft -4 24", " -4 24", func(n *testNet) { n.loadNftEdited("iblock-only.nft", "define v4_mask = 255.255.255.0") },
+		(*testNet).fillNft, (*testNet).nftSet, func(s string) string { return nftElement(prefix24(s)) }},
+	{"ipset", " -b ipset", (*testNet).loadIpsetExample, (*testNet).fillIpset, (*testNet).ipsetSet,
+		func(s string) string { return s }},
+	{"ipset -4 24", " -b ipset -4 24", (*testNet).loadIpsetExample, (*testNet).fillIpset, (*testNet).ipsetSet, prefix24},
+}
+
+func prefix24(addr string) string {
+	return netip.PrefixFrom(netip.MustParseAddr(addr), 24).Masked().String()
+}
+
+// costSize is the number of addresses in the full set.
+const costSize = 100000
+
+// TestBanCostWithAHundredThousandBansIsWithinHalfAgainOfEmpty runs two
+// servers side by side, one with an empty set and one with 100 000
+// addresses, and bans scanners on each in turn through openbsd-inetd with
+// the example lines: the median time to block on the full one must be
+// within 1.5 times the empty one's. Prefix bans are checked to still cut
+// off the scanner's neighbours.
+func TestBanCostWithAHundredThousandBansIsWithinHalfAgainOfEmpty(t *testing.T) {
+	const rounds = 15
+	for _, tc := range costCases {
+		t.Run(tc.name, func(t *testing.T) {
+			nets := []*testNet{newTestNet(t), newTestNet(t)} // empty, full
+			for i, n := range nets {
+				tc.load(n)
+				if i == 1 {
+					tc.fill(n, "iblocked", costSize)
+				}
+				n.ipBatch(n.scanner, "route add local "+costSources+" dev lo")
+				n.startInetd(tc.extra)
+				n.serve()
+			}
+			took := [2][]time.Duration{}
+			for r := 0; r < rounds; r++ {
+				for k := range nets {
+					k = (k + r) % 2 // take turns at going first
+					took[k] = append(took[k], nets[k].touchTrap(costSource(r, 1), server4))
+				}
+			}
+			empty, full := median(took[0]), median(took[1])
+			ratio := float64(full) / float64(empty)
+			report(t, "one ban through openbsd-inetd, median of %d: %v with an empty set, %v with %d addresses in it (%.2f×)",
+				rounds, empty.Round(100*time.Microsecond), full.Round(100*time.Microsecond), costSize, ratio)
+			if ratio > 1.5 {
+				t.Errorf("a ban with %d addresses in the set costs %.2f× one with none, want at most 1.5×", costSize, ratio)
+			}
+			for k, n := range nets {
+				wantBans(t, tc.list(n, "iblocked"), rounds, k*costSize, tc.element)
+			}
+			// The last scanner's neighbour in its /24 is cut off only by a /24 ban.
+			neighbour := costSource(rounds-1, 2)
+			nets[1].wantReach(server4, map[string]bool{costSource(rounds-1, 1): false, bystander4: true,
+				neighbour: !strings.Contains(tc.extra, "-4 24")})
+		})
+	}
+}
+
+// wantBans fails the test unless the set holds the bans of the first
+// rounds cost sources and the fill, and nothing else.
+func wantBans(t *testing.T, got []string, rounds, filled int, element func(string) string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, e := range got {
+		have[strings.Fields(e)[0]] = true
+	}
+	for r := 0; r < rounds; r++ {
+		if e := element(costSource(r, 1)); !have[e] {
+			t.Errorf("%s is not in the set", e)
+		}
+	}
+	if len(have) != rounds+filled {
+		t.Errorf("the set holds %d elements, want %d", len(have), rounds+filled)
+	}
+}
