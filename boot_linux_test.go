@@ -317,32 +317,34 @@ func (c *container) unitStarts() []time.Time {
 	return starts
 }
 
-// peakUnits samples, until stop, how many iblock@ units run at once: the
-// cgroups systemd in the container makes for them.
+// peakUnits samples, until stop, how many iblock@ units run at once.
 func (c *container) peakUnits(stop chan struct{}) int {
-	var slices []string
-	for _, dir := range c.cgroups {
-		slices = append(slices, filepath.Join(dir, "payload/system.slice/system-iblock.slice"))
-	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
 	peak := 0
 	for {
 		select {
 		case <-stop:
 			return peak
-		default:
+		case <-tick.C:
+			peak = max(peak, c.runningUnits())
 		}
-		for _, s := range slices {
-			entries, _ := os.ReadDir(s)
-			k := 0
-			for _, e := range entries {
-				if e.IsDir() {
-					k++
-				}
-			}
-			peak = max(peak, k)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// runningUnits counts the cgroups systemd in the container has for
+// iblock@ units: one per unit that runs.
+func (c *container) runningUnits() int {
+	k := 0
+	for _, dir := range c.cgroups {
+		entries, _ := os.ReadDir(filepath.Join(dir, "payload/system.slice/system-iblock.slice"))
+		for _, e := range entries {
+			if e.IsDir() {
+				k++
+			}
+		}
+	}
+	return k
 }
 
 // bansSurvivePoweroff plants a ban with twenty minutes left, powers off,

@@ -115,11 +115,25 @@ func cachedRootfs(t *testing.T) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mmdebstrap: %v\n%s", err, out)
 	}
-	report(t, "built the container's root file system in %v", time.Since(start).Round(time.Second))
+	report(t, "built the container's root file system in %v: %d MB", time.Since(start).Round(time.Second), treeSize(tmp)>>20)
 	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// treeSize returns the bytes of the regular files under dir.
+func treeSize(dir string) int64 {
+	var size int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	return size
 }
 
 // overlayRoot mounts a writable overlay of the cached system for this test
@@ -152,7 +166,9 @@ type container struct {
 	pid1    int
 	exited  chan struct{}
 	console lockedBuffer
-	cgroups []string
+	// consoleShown: a failed test shows the console once.
+	consoleShown bool
+	cgroups      []string
 }
 
 // lockedBuffer collects nspawn's output while the test reads it.
@@ -430,8 +446,8 @@ func (c *container) remove() {
 		}
 	}
 	c.cgroups = nil
-	if c.t.Failed() && c.console.String() != "" {
+	if c.t.Failed() && !c.consoleShown {
+		c.consoleShown = true
 		c.t.Logf("console of %s:\n%s", c.name, c.console.String())
-		c.console = lockedBuffer{}
 	}
 }
