@@ -95,8 +95,8 @@ func unitsBan(t *testing.T, c *container, n *testNet) {
 			t.Errorf("iblock ran with capabilities %s, want CAP_NET_ADMIN (1000) alone", e["_CAP_EFFECTIVE"])
 		}
 	}
-	if errs := c.journal("-t", "iblock", "-p", "err"); len(errs) > 0 {
-		t.Errorf("iblock logged errors: %q", messages(errs))
+	if errs := c.journalMessages("-t", "iblock", "-p", "err"); len(errs) > 0 {
+		t.Errorf("iblock logged errors: %q", errs)
 	}
 	if failed := c.mustRun("systemctl", "list-units", "--all", "--failed", "--no-legend", "iblock@*"); failed != "" {
 		t.Errorf("failed iblock units:\n%s", failed)
@@ -143,7 +143,7 @@ func hardeningProbe(t *testing.T, c *container, n *testNet) {
 	wantElements(t, "probe", n.nftSet("probe"), probeSource)
 	c.waitJournal("iblock", "blocking "+probeSource)
 	status := map[string]string{}
-	for _, line := range messages(c.journal("-t", "grep")) {
+	for _, line := range c.journalMessages("-t", "grep") {
 		if k, v, ok := strings.Cut(line, ":"); ok {
 			status[k] = strings.Fields(v)[0]
 		}
@@ -208,7 +208,7 @@ func firstSYNBanned(t *testing.T, c *container, n *testNet) {
 	if got := c.socketAccepted(); got != accepted {
 		t.Errorf("iblock.socket accepted %d connections during the SYN scan", got-accepted)
 	}
-	for _, m := range messages(c.journal("-t", "iblock")) {
+	for _, m := range c.journalMessages("-t", "iblock") {
 		if strings.Contains(m, synScanner) {
 			t.Errorf("iblock ran for the SYN scanner: %q", m)
 		}
@@ -262,15 +262,15 @@ func burstThroughSocket(t *testing.T, c *container, n *testNet) {
 			t.Errorf("after the burst iblock.socket's %s is %q, want %q", prop, got, want)
 		}
 	}
-	if errs := c.journal("-t", "iblock", "-p", "err"); len(errs) > 0 {
-		t.Errorf("iblock logged %d errors, the first: %q", len(errs), first(messages(errs), 3))
+	if errs := c.journalMessages("-t", "iblock", "-p", "err"); len(errs) > 0 {
+		t.Errorf("iblock logged %d errors, the first: %q", len(errs), first(errs, 3))
 	}
 }
 
 // burstBans counts iblock's "blocking" lines for each burst address.
 func (c *container) burstBans() map[string]int {
 	logged := map[string]int{}
-	for _, m := range messages(c.journal("-t", "iblock")) {
+	for _, m := range c.journalMessages("-t", "iblock") {
 		if addr, ok := strings.CutPrefix(m, "blocking "); ok && strings.HasPrefix(addr, "198.18.") {
 			logged[addr]++
 		}

@@ -168,11 +168,17 @@ func (c *container) journal(args ...string) []map[string]string {
 	return entries
 }
 
-// messages returns the MESSAGE of journal entries.
-func messages(entries []map[string]string) []string {
+// journalMessages returns the messages alone of the container's journal
+// entries that match the given journalctl arguments: far less to read
+// than journal's JSON when the test polls.
+func (c *container) journalMessages(args ...string) []string {
+	c.t.Helper()
+	out := c.mustRun(append([]string{"journalctl", "--no-pager", "-q", "-o", "cat"}, args...)...)
 	var msgs []string
-	for _, e := range entries {
-		msgs = append(msgs, e["MESSAGE"])
+	for _, line := range strings.Split(out, "\n") {
+		if line != "" {
+			msgs = append(msgs, line)
+		}
 	}
 	return msgs
 }
