@@ -52,7 +52,7 @@ bench:
 # As root on Linux: the time of one ban at set sizes 0 to 1 000 000, for
 # the kernel-side rulesets and iblock behind inetd, with nft and ipset.
 bench-sets:
-	IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -run '^TestBanCostBySetSize$$'
+	IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -timeout 30m -run '^TestBanCostBySetSize$$'
 
 install: iblock
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8

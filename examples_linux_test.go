@@ -6,11 +6,15 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"math/bits"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -45,36 +49,34 @@ func TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans(t *testing.T) 
 	}
 }
 
-// nixTable returns the nftables table body of the NixOS module.
-func nixTable(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile("examples/linux/iblock.nix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?s)content = ''\n(.*?)\n\s*'';`).FindSubmatch(data)
-	if m == nil {
-		t.Fatal("iblock.nix has no nftables table content")
-	}
-	return string(m[1])
-}
-
+// TestExampleNixModuleParsesAndCarriesTheSameRuleset checks that the NixOS
+// module loads the kernel-side ruleset file itself, and saves every set
+// that ruleset declares.
 func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
 	nixInstantiate := needTool(t, "nix-instantiate")
 	if out, err := exec.Command(nixInstantiate, "--parse", "examples/linux/iblock.nix").CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	table := nixTable(t)
-	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
-	trapPorts := regexp.MustCompile(`define trap_ports = \{[^}]*\}`)
-	if a, b := trapPorts.FindString(table), trapPorts.FindString(string(ruleset)); a == "" || a != b {
-		t.Errorf("trap ports differ: iblock.nix %q, iblock.nft %q", a, b)
+	nix, _ := os.ReadFile("examples/linux/iblock.nix")
+	if !strings.Contains(string(nix), "networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;") {
+		t.Error("iblock.nix does not load examples/linux/iblock.nft")
 	}
-	n := newTestNet(t)
-	path := filepath.Join(t.TempDir(), "nix.nft")
-	// NixOS wraps the content in the table it names.
-	os.WriteFile(path, []byte("table inet iblock {\n"+table+"\n}\n"), 0o644)
-	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
+	saved := regexp.MustCompile(`for set in ([^;]*); do`).FindSubmatch(nix)
+	declared := regexp.MustCompile(`(?m)^\tset (\S+) \{`).FindAllSubmatch(ruleset, -1)
+	var names []string
+	for _, m := range declared {
+		names = append(names, string(m[1]))
+	}
+	if saved == nil || len(names) == 0 || sortedFields(string(saved[1])) != sortedFields(strings.Join(names, " ")) {
+		t.Errorf("iblock.nix saves %q, iblock.nft declares %q", saved, names)
+	}
+}
+
+func sortedFields(s string) string {
+	f := strings.Fields(s)
+	sort.Strings(f)
+	return strings.Join(f, " ")
 }
 
 // TestExampleNixModuleVendorHashMatchesTheModules computes the hash
@@ -211,7 +213,46 @@ func TestManPageNftTablePassesNftCheck(t *testing.T) {
 		t.Fatal("iblock.8 shows no nftables table")
 	}
 	path := filepath.Join(t.TempDir(), "man.nft")
-	os.WriteFile(path, []byte("define trap_ports = { 23, 445 }\n"+string(m[1])+"\n"), 0o644)
+	os.WriteFile(path, []byte("define trap_ports = { 23, 445 }\ndefine v6_mask = ffff:ffff:ffff:ffff::\n"+string(m[1])+"\n"), 0o644)
 	n := newTestNet(t)
 	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+}
+
+// TestExampleMasksAgreeWithIblocksPrefixLengths checks that the rulesets'
+// masks are the prefix lengths the shipped iblock command lines ban: nft
+// gets a network as its address, and only the mask makes it a network.
+func TestExampleMasksAgreeWithIblocksPrefixLengths(t *testing.T) {
+	prefix := map[string]int{"-4": 32, "-6": 128}
+	var lines []string
+	for _, l := range exampleLines(t, "linux/inetd.conf") {
+		lines = append(lines, strings.Join(strings.Fields(l)[6:], " "))
+	}
+	lines = append(lines, unitSettings(t, "linux/iblock@.service")["ExecStart"])
+	nix, _ := os.ReadFile("examples/linux/iblock.nix")
+	lines = append(lines, regexp.MustCompile(`ExecStart = "([^"]*)"`).FindStringSubmatch(string(nix))[1])
+	for _, line := range lines {
+		f := strings.Fields(line)
+		for i := range f[:len(f)-1] {
+			if _, ok := prefix[f[i]]; ok && f[i+1] != strconv.Itoa(prefix[f[i]]) {
+				t.Errorf("%q bans /%s, the rulesets' masks are /%d", line, f[i+1], prefix[f[i]])
+			}
+		}
+	}
+	for _, name := range []string{"iblock.nft", "iblock-only.nft"} {
+		text := exampleWithPaths(t, "linux/"+name)
+		for flag, define := range map[string]string{"-4": "v4_mask", "-6": "v6_mask"} {
+			m := regexp.MustCompile(`(?m)^define ` + define + ` = (\S+)$`).FindStringSubmatch(text)
+			if m == nil {
+				t.Fatalf("%s does not define %s", name, define)
+			}
+			mask := netip.MustParseAddr(m[1]).AsSlice()
+			ones := 0
+			for _, b := range mask {
+				ones += bits.OnesCount8(b)
+			}
+			if ones != prefix[flag] {
+				t.Errorf("%s: %s is /%d, iblock's %s is %d", name, define, ones, flag, prefix[flag])
+			}
+		}
+	}
 }
