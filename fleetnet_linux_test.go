@@ -35,6 +35,15 @@ const (
 	rangeScanner6, rangeNeighbour6 = "2001:db8:5::10", "2001:db8:5::11"
 )
 
+// Scanners with a single part to play each: one that resets at once, one
+// that comes while the local API is down, and a host that never sent a
+// packet, in whose name the test forges a SYN.
+const (
+	resetScanner4, resetScanner6 = "192.0.2.16", "2001:db8::16"
+	lapiDownScanner4             = "192.0.2.18"
+	forgedSource4                = "192.0.2.30"
+)
+
 // fleetScanners are further scanners, one per ban the test times.
 var fleetScanners = map[string][]string{
 	"IPv4": {"192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.15"},
@@ -107,8 +116,8 @@ func (f *fleetNet) wire() {
 		{f.b, "b", f.macB, hostB4, hostB6},
 		{f.c, "c", f.macC, hostC4, hostC6},
 	}
-	scannerAddrs := []string{scanner4Addr, bystander4, rangeScanner4, rangeNeighbour4,
-		scanner6Addr, bystander6, rangeScanner6, rangeNeighbour6}
+	scannerAddrs := []string{scanner4Addr, bystander4, rangeScanner4, rangeNeighbour4, resetScanner4,
+		lapiDownScanner4, scanner6Addr, bystander6, rangeScanner6, rangeNeighbour6, resetScanner6}
 	for _, fam := range fleetScanners {
 		scannerAddrs = append(scannerAddrs, fam...)
 	}
