@@ -254,6 +254,7 @@ api:
   client:
     credentials_path: ` + dir + `/credentials.yaml
 `,
+		"config.yaml.local":                    readExample(t, "crowdsec/agent.yaml.local"),
 		"simulation.yaml":                      "simulation: off\n",
 		"acquis.yaml":                          strings.ReplaceAll(readExample(t, "crowdsec/acquis.yaml"), "/var/log/syslog", syslog),
 		"parsers/s01-parse/iblock-logs.yaml":   readExample(t, "crowdsec/iblock-logs.yaml"),
@@ -271,11 +272,11 @@ api:
 	return &agent{t: t, ns: ns, config: filepath.Join(dir, "config.yaml"), dir: dir}
 }
 
-// start runs the agent without a local API of its own. The caller waits
+// start runs the agent; agent.yaml.local leaves out the local API. The caller waits
 // for it to read (see fleet.waitAgentReads): it reads its file from the
 // end, from the moment it has opened it.
 func (a *agent) start() {
-	a.proc = startIn(a.t, a.ns, "crowdsec", "-c", a.config, "-no-api")
+	a.proc = startIn(a.t, a.ns, "crowdsec", "-c", a.config)
 }
 
 // startBouncer runs the firewall bouncer in ns with the package's settings,

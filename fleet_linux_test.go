@@ -62,6 +62,9 @@ func startFleet(t *testing.T) *fleet {
 	}
 	f.forwardKernelLines()
 	f.waitAgentReads()
+	if v4, v6 := f.hostA.listeners(lapiPort); v4 || v6 {
+		t.Errorf("the agent on A runs a local API of its own")
+	}
 	return f
 }
 
@@ -213,12 +216,22 @@ func withBits(s string) string {
 
 // decision returns the local API's decision for an address or a network.
 func (f *fleet) decision(v string) (decision, bool) {
+	ds := f.decisions(v)
+	if len(ds) == 0 {
+		return decision{}, false
+	}
+	return ds[0], true
+}
+
+// decisions returns the local API's decisions for an address or a network.
+func (f *fleet) decisions(v string) []decision {
+	var found []decision
 	for _, d := range f.lapi.decisions() {
 		if sameAddr(d.value, v) {
-			return d, true
+			found = append(found, d)
 		}
 	}
-	return decision{}, false
+	return found
 }
 
 // timeFleetBan runs touch, then returns how long B and C took, from the
@@ -298,6 +311,9 @@ func (d durations) summary() string {
 // TestFleetDropsOnEveryHostWhatTouchedOneTrap is the fleet's whole story,
 // in the order an administrator meets it.
 func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a minute or more")
+	}
 	needTool(t, "nft")
 	needTool(t, "ipset")
 	f := startFleet(t)
@@ -312,6 +328,10 @@ func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
 			t.Errorf("A did not ban %s itself", fam.scanner)
 		}
 		f.wantDecision(fam.scanner, "Ip", 240*time.Hour)
+		// The kernel's line and iblock's: one decision.
+		if ds := f.decisions(fam.scanner); len(ds) != 1 || len(f.syslogLines("blocking "+fam.scanner)) != 1 {
+			t.Errorf("%d decisions for %s, want 1 for the two lines", len(ds), fam.scanner)
+		}
 		for _, to := range fleetAddrs(fam.name) {
 			f.hostA.wantReach(to, map[string]bool{fam.scanner: false, fam.bystander: true})
 		}

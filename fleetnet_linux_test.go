@@ -5,15 +5,13 @@ package main
 // namespace that holds the scanners and the bystanders. Each namespace has
 // one veth into a bridge in a sixth namespace, "lan". All are deleted when
 // the test ends; those of a test process that was killed first are deleted
-// by the next run.
+// by the next run, as the two-namespace tests' are: the names follow theirs.
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -56,43 +54,24 @@ type fleetNet struct {
 	macA, macB, macC, macL, macScn string
 }
 
-var (
-	fleetStaleRemoved sync.Once
-	fleetNames        = regexp.MustCompile(`^iblock-fl-[a-z]+-(\d+)-\d+$`)
-)
-
-// removeStaleFleets deletes the namespaces of test processes that no
-// longer run.
-func removeStaleFleets() {
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		m := fleetNames.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		if _, err := os.Stat("/proc/" + m[1]); os.IsNotExist(err) {
-			exec.Command("ip", "netns", "delete", e.Name()).Run()
-		}
-	}
-}
-
 // newFleetNet creates the namespaces and the wires, or skips without root
 // and ip.
 func newFleetNet(t *testing.T) *fleetNet {
 	t.Helper()
 	needRoot(t)
 	needTool(t, "ip")
-	fleetStaleRemoved.Do(removeStaleFleets)
+	staleRemoved.Do(removeStaleNamespaces)
 	seq := int(netSeq.Add(1))
-	id := strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(seq)
-	name := func(role string) string { return "iblock-fl-" + role + "-" + id }
+	name := func(kind string) string {
+		return "iblock-" + kind + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(netSeq.Add(1)))
+	}
 	// MAC addresses unique to this test: the kernel log is shared by every
 	// namespace, and A's MAC tells its lines from other tests'.
 	mac := func(host int) string {
 		p := os.Getpid()
 		return fmt.Sprintf("02:f1:%02x:%02x:%02x:%02x", (p>>8)&0xff, p&0xff, seq&0xff, host)
 	}
-	f := &fleetNet{t: t, lan: name("lan"), lapi: name("lapi"), a: name("a"), b: name("b"), c: name("c"),
+	f := &fleetNet{t: t, lan: name("srv"), lapi: name("srv"), a: name("srv"), b: name("srv"), c: name("srv"),
 		scanner: name("scn"), macA: mac(1), macL: mac(2), macB: mac(3), macC: mac(4), macScn: mac(10)}
 	for _, ns := range []string{f.lan, f.lapi, f.a, f.b, f.c, f.scanner} {
 		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
