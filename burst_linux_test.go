@@ -164,13 +164,8 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 // waitNoIblock fails the test if an iblock is still running 5 s on.
 func waitNoIblock(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(iblockProcesses()) > 0 {
-		if time.Now().After(deadline) {
-			t.Errorf("iblock processes left running: %v", iblockProcesses())
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually(5*time.Second, func() bool { return len(iblockProcesses()) == 0 }) {
+		t.Errorf("iblock processes left running: %v", iblockProcesses())
 	}
 }
 

@@ -39,12 +39,35 @@ func (n *testNet) loadNftEdited(name string, defines ...string) {
 	n.mustRun(needTool(n.t, "nft"), "-f", path)
 }
 
-// loadIpsetExample creates the sets and rules of the ipset examples.
+// loadIpsetExample creates the sets and rules of the ipset examples for
+// iblock alone: without their *mangle part, as their comment says.
 func (n *testNet) loadIpsetExample() {
 	n.t.Helper()
+	n.loadIpsetRules(regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`))
+}
+
+// loadKernelIpset creates the sets and rules of the ipset examples as
+// shipped: the kernel bans.
+func (n *testNet) loadKernelIpset() {
+	n.t.Helper()
+	n.loadIpsetRules(nil)
+}
+
+// loadIpsetRules loads ipset.conf, then the iptables and ip6tables rules
+// with what leaveOut matches taken out of them.
+func (n *testNet) loadIpsetRules(leaveOut *regexp.Regexp) {
+	n.t.Helper()
 	n.runInput("examples/linux/ipset.conf", needTool(n.t, "ipset"), "-exist", "restore")
-	n.runInput("examples/linux/iptables.rules", needTool(n.t, "iptables-restore"), "--noflush")
-	n.runInput("examples/linux/ip6tables.rules", needTool(n.t, "ip6tables-restore"), "--noflush")
+	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
+		rules := exampleWithPaths(n.t, "linux/"+name)
+		if leaveOut != nil {
+			if !leaveOut.MatchString(rules) {
+				n.t.Fatalf("%s has no part to leave out", name)
+			}
+			rules = leaveOut.ReplaceAllString(rules, "")
+		}
+		n.runInput(writeTemp(n.t, name, rules), needTool(n.t, tool), "--noflush")
+	}
 }
 
 // startInetd runs Debian's openbsd-inetd in the server namespace with the

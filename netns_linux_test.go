@@ -237,16 +237,10 @@ func (n *testNet) serve() {
 // namespace, without connecting: a connection there would be a ban.
 func (n *testNet) waitListening(port string) {
 	n.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if v4, v6 := n.listeners(port); v4 || v6 {
-			return
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("nothing listens on port %s in the server namespace", port)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(n.t, 10*time.Second, "nothing listens on port "+port+" in the server namespace", func() bool {
+		v4, v6 := n.listeners(port)
+		return v4 || v6
+	})
 }
 
 // listeners reports whether IPv4 and IPv6 sockets listen on port in the

@@ -1,0 +1,291 @@
+package main
+
+// Real scanners against each Linux setup shipped: Debian's nmap, masscan
+// and zmap, and a client that waits for a login prompt, each from an
+// address of its own, then a real service on a port that is no trap: the
+// scanner must be cut off from it and a bystander not. The table of what
+// each setup catches is the README's.
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// portScan is a port scan run from the scanner namespace.
+type portScan struct {
+	name string
+	v6   bool // it scans IPv6 too
+	argv func(t *testing.T, src, dst string) []string
+}
+
+// nmapScan is an nmap scan of one trap port and the service port, fast
+// and bounded, from source address src.
+func nmapScan(kind string) func(t *testing.T, src, dst string) []string {
+	return func(t *testing.T, src, dst string) []string {
+		// -sV waits for answers a banned scanner never gets: 5 s is plenty.
+		argv := []string{needTool(t, "nmap"), kind, "-n", "-Pn", "-T5", "--max-retries", "1", "--host-timeout", "5s",
+			"-e", "veth0", "-S", src, "-p", trapPort + "," + servicePort, dst}
+		if strings.Contains(dst, ":") {
+			argv = append(argv, "-6")
+		}
+		return argv
+	}
+}
+
+func masscanScan(t *testing.T, src, dst string) []string {
+	return []string{needTool(t, "masscan"), dst, "-p" + trapPort + "," + servicePort, "--rate", "1000", "--wait", "1",
+		"--adapter", "veth0", "--adapter-ip", src, "--router-mac", serverMAC}
+}
+
+// zmapScan scans one port; zmap's default blocklist holds 198.18.0.0/15.
+func zmapScan(t *testing.T, src, dst string) []string {
+	return []string{needTool(t, "zmap"), "-p", trapPort, "-i", "veth0", "-S", src, "-G", serverMAC,
+		"-b", "/dev/null", "-r", "100", "-c", "1", "-q", dst + "/32"}
+}
+
+var scanners = []portScan{
+	{"nmap -sT", true, nmapScan("-sT")},
+	{"nmap -sS", true, nmapScan("-sS")},
+	{"masscan", true, masscanScan},
+	{"zmap", false, zmapScan},
+	{"nmap -sV", true, nmapScan("-sV")},
+	{"waits for a prompt", true, nil},
+}
+
+// holdConnection is a client that connects to the trap and waits for a
+// prompt, as bots that try passwords do, until the trap closes.
+func (n *testNet) holdConnection(src, dst string) ([]byte, error) {
+	c, err := n.dial(src, dst, trapPort, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return readAll(c)
+}
+
+// linuxSetup is one way to run the trap on Linux, as shipped.
+type linuxSetup struct {
+	name  string
+	start func(n *testNet, allowFile string)
+	// banned tells how long addr is banned for: "1h", "10d" or "".
+	banned func(n *testNet, addr string) string
+}
+
+// banLength says which of a kernel-side setup's sets hold addr.
+func (k kernelSetup) banLength(n *testNet, addr string) string {
+	v6 := strings.Contains(addr, ":")
+	switch {
+	case k.has(n, setName("iblocked", v6), addr):
+		return "10d"
+	case k.has(n, setName(k.short, v6), addr):
+		return "1h"
+	}
+	return ""
+}
+
+func kernelLinuxSetup(k kernelSetup) linuxSetup {
+	return linuxSetup{"kernel-side " + k.name,
+		// iblock behind inetd completes the handshakes; its allowlist is
+		// the allow set's, as the README says.
+		func(n *testNet, allowFile string) { k.start(n, " -w "+allowFile) },
+		k.banLength}
+}
+
+var linuxSetups = []linuxSetup{
+	kernelLinuxSetup(kernelSetups[0]),
+	kernelLinuxSetup(kernelSetups[1]),
+	{"iblock behind openbsd-inetd, nft",
+		func(n *testNet, allowFile string) {
+			n.loadNftExample()
+			n.startInetd(" -w " + allowFile)
+			n.serve()
+		},
+		func(n *testNet, addr string) string {
+			if n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr) {
+				return "10d"
+			}
+			return ""
+		}},
+}
+
+// caught is what the scanners test expects, per setup and scan: how long
+// the scanner is banned for, "" when it goes free. The README's table
+// repeats it.
+var caught = map[string]map[string]string{
+	"kernel-side nft": {
+		"nmap -sT": "10d", "nmap -sS": "1h", "masscan": "1h", "zmap": "1h", "nmap -sV": "10d", "waits for a prompt": "10d",
+		"nmap -6 -sT": "10d", "nmap -6 -sS": "1h", "nmap -6 -sV": "10d", "waits for a prompt, IPv6": "10d",
+		"masscan, IPv6": "1h",
+	},
+	"iblock behind openbsd-inetd, nft": {
+		"nmap -sT": "", "nmap -sS": "", "masscan": "", "zmap": "", "nmap -sV": "10d", "waits for a prompt": "10d",
+		"nmap -6 -sT": "", "nmap -6 -sS": "", "nmap -6 -sV": "10d", "waits for a prompt, IPv6": "10d",
+		"masscan, IPv6": "",
+	},
+}
+
+func init() { caught["kernel-side ipset"] = caught["kernel-side nft"] }
+
+// scanName is the scan's name in the table: with -6 or ", IPv6" for IPv6.
+func scanName(s portScan, v6 bool) string {
+	switch {
+	case !v6:
+		return s.name
+	case strings.HasPrefix(s.name, "nmap "):
+		return "nmap -6 " + strings.TrimPrefix(s.name, "nmap ")
+	}
+	return s.name + ", IPv6"
+}
+
+// scannerAddrs hands out a fresh address per scan: IPv4 from the scanner
+// namespace's local 198.18.0.0/22, IPv6 added to it with a static
+// neighbour entry on the server.
+type scannerAddrs struct {
+	n    *testNet
+	next int
+}
+
+func (a *scannerAddrs) fresh(v6 bool) string {
+	a.next++
+	if !v6 {
+		return fmt.Sprintf("198.18.2.%d", a.next)
+	}
+	addr := fmt.Sprintf("2001:db8:0:3::%x", a.next)
+	a.n.ipBatch(a.n.scanner, "addr add "+addr+"/48 dev veth0 nodad")
+	a.n.ipBatch(a.n.server, "neigh add "+addr+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+	return addr
+}
+
+// TestRealScannersAreCaughtAsTheTableSays runs every scanner against every
+// setup and compares what was banned, and for how long, with caught. Then
+// an allowlisted address scans, and loopback connects to the trap: neither
+// is banned. The setups run side by side: the scanners mostly wait.
+func TestRealScannersAreCaughtAsTheTableSays(t *testing.T) {
+	for _, setup := range linuxSetups {
+		t.Run(setup.name, func(t *testing.T) {
+			t.Parallel()
+			n := newTestNet(t)
+			allowFile := writeTemp(t, "allow", "127.0.0.0/8\n::1\n"+allowlisted4+"\n"+allowlisted6+"\n")
+			setup.start(n, allowFile)
+			addrs := &scannerAddrs{n: n}
+			got := map[string]string{}
+			for _, s := range scanners {
+				for _, v6 := range []bool{false, true} {
+					if v6 && !s.v6 {
+						continue
+					}
+					name, src := scanName(s, v6), addrs.fresh(v6)
+					got[name] = n.scan(t, s, src, serverOf(v6), setup.banned)
+				}
+			}
+			report(t, "\n%s", formatCaught(got))
+			if want := caught[setup.name]; formatCaught(got) != formatCaught(want) {
+				t.Errorf("caught:\n%s\nwant:\n%s", formatCaught(got), formatCaught(want))
+			}
+			n.wantNeverBanned(t, setup)
+		})
+	}
+}
+
+func serverOf(v6 bool) string {
+	if v6 {
+		return server6
+	}
+	return server4
+}
+
+// wantNeverBanned scans from the allowlisted addresses, given to the
+// scanner namespace, and connects to the trap from loopback: nobody is
+// banned, everybody still reaches the service.
+func (n *testNet) wantNeverBanned(t *testing.T, setup linuxSetup) {
+	n.ipBatch(n.scanner, "addr add "+allowlisted4+"/32 dev veth0", "addr add "+allowlisted6+"/128 dev veth0 nodad")
+	n.ipBatch(n.server, "route add 203.0.113.0/24 via "+scanner4Addr, "route add 2001:db8:ffff::/48 via "+scanner6Addr)
+	for _, v6 := range []bool{false, true} {
+		from := map[bool]string{false: allowlisted4, true: allowlisted6}[v6]
+		for _, s := range []portScan{scanners[1], scanners[len(scanners)-1]} { // nmap -sS, waits for a prompt
+			if got := n.scan(t, s, from, serverOf(v6), setup.banned); got != "" {
+				t.Errorf("%s from the allowlisted %s: banned %s", s.name, from, got)
+			}
+		}
+	}
+	for _, lo := range []string{"127.0.0.1", "::1"} {
+		var reached bool
+		err := inNamespace(n.server, func() error {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(lo, iblockPort), 5*time.Second)
+			if err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			readAll(c) // until the trap closes it
+			c.Close()
+			reached = dialGreets(lo)
+			return nil
+		})
+		if err != nil || !reached || setup.banned(n, lo) != "" {
+			t.Errorf("loopback %s: %v, reaches the service %v, banned %q", lo, err, reached, setup.banned(n, lo))
+		}
+	}
+}
+
+// dialGreets reports whether the service greets a connection to addr,
+// from the namespace of the calling thread.
+func dialGreets(addr string) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, servicePort), dropWait)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(dropWait))
+	buf := make([]byte, 8)
+	k, _ := c.Read(buf)
+	return string(buf[:k]) == "service\n"
+}
+
+// scan runs one scan from src and returns how long src is banned for. A
+// banned scanner must be cut off from the service, an unbanned one not,
+// and a bystander must still reach it.
+func (n *testNet) scan(t *testing.T, s portScan, src, dst string, banned func(*testNet, string) string) string {
+	t.Helper()
+	start := time.Now()
+	var argv []string
+	var out []byte
+	var err error
+	if s.argv == nil {
+		argv = []string{"connect and wait from", src}
+		out, err = n.holdConnection(src, dst)
+	} else {
+		argv = s.argv(t, src, dst)
+		out, err = exec.Command("ip", append([]string{"netns", "exec", n.scanner}, argv...)...).CombinedOutput()
+	}
+	if err != nil {
+		t.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	var length string
+	// iblock bans a moment after the connection, the kernel at once.
+	eventually(2*time.Second, func() bool {
+		length = banned(n, src)
+		return length != ""
+	})
+	t.Logf("%s: %v, banned %q", strings.Join(argv, " "), time.Since(start).Round(time.Millisecond), length)
+	bystander := map[bool]string{false: bystander4, true: bystander6}[strings.Contains(dst, ":")]
+	n.wantReach(dst, map[string]bool{src: length == "", bystander: true})
+	return length
+}
+
+func formatCaught(m map[string]string) string {
+	var lines []string
+	for name, length := range m {
+		if length == "" {
+			length = "not banned"
+		}
+		lines = append(lines, fmt.Sprintf("  %-26s %s", name, length))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
