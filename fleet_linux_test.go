@@ -510,7 +510,13 @@ func (f *fleet) liftedBanIsLiftedEverywhereAndComesBackLonger() {
 	f.hostB.wantReach(hostB4, map[string]bool{scanner4Addr: true})
 	f.hostC.wantReach(hostC4, map[string]bool{scanner4Addr: true})
 	for _, set := range []string{"iblocked", "syn_banned"} {
-		f.hostA.run("nft", "delete", "element", "inet", "iblock", set, "{ "+scanner4Addr+" }")
+		if f.hostA.nftHas(set, scanner4Addr) {
+			f.hostA.mustRun("nft", "delete", "element", "inet", "iblock", set, "{ "+scanner4Addr+" }")
+		}
+	}
+	if !f.hostA.reachesService(scanner4Addr, hostA4) {
+		out, _ := f.hostA.run("nft", "list", "ruleset")
+		t.Fatalf("unbanned on A, %s still cannot reach A:\n%s", scanner4Addr, out)
 	}
 	f.agent.proc.stop()
 	f.agent.start()
