@@ -299,16 +299,21 @@ func startBouncer(t *testing.T, l *localAPI, ns, dir, mode string) *proc {
 }
 
 // startRsyslog runs rsyslogd in ns as a host's syslogd: it reads the unix
-// socket sock and writes every line to file in the traditional format
+// socket sock, and the kernel's log (/dev/kmsg) as Debian's rsyslog does,
+// and writes every line to file in the traditional format
 // (Dec  2 01:00:00 hosta iblock[4242]: blocking 192.0.2.10), as Debian's
-// rsyslog writes /var/log/syslog.
-func startRsyslog(t *testing.T, ns, dir, sock, file, hostname string) {
+// rsyslog writes /var/log/syslog. The kernel's log is one for every
+// namespace and holds what came before: of it, the file gets the lines
+// that name kernelMark alone.
+func startRsyslog(t *testing.T, ns, dir, sock, file, hostname, kernelMark string) {
 	t.Helper()
 	rsyslogd := needTool(t, "rsyslogd")
 	conf := filepath.Join(dir, "rsyslog.conf")
 	writeFiles(t, dir, map[string]string{"rsyslog.conf": `global(workDirectory="` + dir + `" localHostName="` + hostname + `")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="` + sock + `" RateLimit.Interval="0")
+module(load="imkmsg")
+if $inputname == "imkmsg" and not ($msg contains "` + kernelMark + `") then stop
 *.* action(type="omfile" file="` + file + `" template="RSYSLOG_TraditionalFileFormat")
 `})
 	if err := os.WriteFile(file, nil, 0o640); err != nil { // the agent must find it

@@ -34,11 +34,12 @@ const (
 )
 
 // Scanners with a single part to play each: one that resets at once, one
-// that comes while the local API is down, and a host that never sent a
-// packet, in whose name the test forges a SYN.
+// that comes while the local API is down, one banned twice, and a host
+// that never sent a packet, in whose name the test forges a SYN.
 const (
 	resetScanner4, resetScanner6 = "192.0.2.16", "2001:db8::16"
 	lapiDownScanner4             = "192.0.2.18"
+	repeatScanner4               = "192.0.2.19"
 	forgedSource4                = "192.0.2.30"
 )
 
@@ -96,7 +97,7 @@ func (f *fleetNet) wire() {
 		{f.c, "c", f.macC, hostC4, hostC6},
 	}
 	scannerAddrs := []string{scanner4Addr, bystander4, rangeScanner4, rangeNeighbour4, resetScanner4,
-		lapiDownScanner4, scanner6Addr, bystander6, rangeScanner6, rangeNeighbour6, resetScanner6}
+		lapiDownScanner4, repeatScanner4, scanner6Addr, bystander6, rangeScanner6, rangeNeighbour6, resetScanner6}
 	for _, fam := range fleetScanners {
 		scannerAddrs = append(scannerAddrs, fam...)
 	}
