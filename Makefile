@@ -47,6 +47,11 @@ demo:
 bench:
 	$(GO) test -count=1 -run '^$$' -bench PerConnection -benchtime 2000x .
 
+# As root on Linux: the time of one ban at set sizes 0 to 1 000 000, for
+# the kernel-side rulesets and iblock behind inetd, with nft and ipset.
+bench-sets:
+	IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -timeout 30m -run '^TestBanCostBySetSize$$'
+
 install: iblock
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 755 iblock $(DESTDIR)$(BINDIR)/iblock
@@ -55,4 +60,4 @@ install: iblock
 clean:
 	rm -f iblock
 
-.PHONY: all test fuzz demo bench install clean
+.PHONY: all test fuzz demo bench bench-sets install clean

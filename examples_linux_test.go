@@ -6,11 +6,15 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"math/bits"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -45,36 +49,34 @@ func TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans(t *testing.T) 
 	}
 }
 
-// nixTable returns the nftables table body of the NixOS module.
-func nixTable(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile("examples/linux/iblock.nix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?s)content = ''\n(.*?)\n\s*'';`).FindSubmatch(data)
-	if m == nil {
-		t.Fatal("iblock.nix has no nftables table content")
-	}
-	return string(m[1])
-}
-
+// TestExampleNixModuleParsesAndCarriesTheSameRuleset checks that the NixOS
+// module loads the kernel-side ruleset file itself, and saves every set
+// that ruleset declares.
 func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
 	nixInstantiate := needTool(t, "nix-instantiate")
 	if out, err := exec.Command(nixInstantiate, "--parse", "examples/linux/iblock.nix").CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	table := nixTable(t)
-	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
-	trapPorts := regexp.MustCompile(`define trap_ports = \{[^}]*\}`)
-	if a, b := trapPorts.FindString(table), trapPorts.FindString(string(ruleset)); a == "" || a != b {
-		t.Errorf("trap ports differ: iblock.nix %q, iblock.nft %q", a, b)
+	nix, _ := os.ReadFile("examples/linux/iblock.nix")
+	if !strings.Contains(string(nix), "networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;") {
+		t.Error("iblock.nix does not load examples/linux/iblock.nft")
 	}
-	n := newTestNet(t)
-	path := filepath.Join(t.TempDir(), "nix.nft")
-	// NixOS wraps the content in the table it names.
-	os.WriteFile(path, []byte("table inet iblock {\n"+table+"\n}\n"), 0o644)
-	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
+	saved := regexp.MustCompile(`for set in ([^;]*); do`).FindSubmatch(nix)
+	declared := regexp.MustCompile(`(?m)^\tset (\S+) \{`).FindAllSubmatch(ruleset, -1)
+	var names []string
+	for _, m := range declared {
+		names = append(names, string(m[1]))
+	}
+	if saved == nil || len(names) == 0 || sortedFields(string(saved[1])) != sortedFields(strings.Join(names, " ")) {
+		t.Errorf("iblock.nix saves %q, iblock.nft declares %q", saved, names)
+	}
+}
+
+func sortedFields(s string) string {
+	f := strings.Fields(s)
+	sort.Strings(f)
+	return strings.Join(f, " ")
 }
 
 // TestExampleNixModuleVendorHashMatchesTheModules computes the hash
@@ -126,44 +128,71 @@ func TestExampleUnitsPassSystemdAnalyze(t *testing.T) {
 	}
 }
 
-// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets, empties
-// them and restores them, with their timeouts, for nft and ipset; a save
-// that fails keeps the last good file.
+// TestExampleIblockSetsSavesAndRestoresTheSets saves real sets of the
+// kernel-side rulesets, empties them and restores them, for nft and ipset:
+// a long ban and a short one keep their remaining time, and an address
+// added to the allow set at run time is back. A save that fails keeps the
+// last good file.
 func TestExampleIblockSetsSavesAndRestoresTheSets(t *testing.T) {
 	n := newTestNet(t)
 	script, _ := filepath.Abs("examples/linux/iblock-sets")
 	for _, tc := range []struct {
-		backend string
-		load    func()
-		add     []string
-		empty   []string
-		list    func(string) []string
-		drop    []string
+		backend   string
+		load      func()
+		add       [][]string
+		empty     [][]string
+		list      func(string) []string
+		sets      [3]string // long bans, short bans, allowed
+		remaining string    // 20 minutes left, not more
+		drop      [][]string
 	}{
-		{"nft", n.loadNftExample,
-			[]string{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
-			[]string{"nft", "flush", "set", "inet", "iblock", "iblocked"},
-			n.nftSet, []string{"nft", "delete", "table", "inet", "iblock"}},
-		{"ipset", func() { n.runInput("examples/linux/ipset.conf", needTool(t, "ipset"), "restore") },
-			[]string{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
-			[]string{"ipset", "flush", "iblocked"},
-			n.ipsetSet, []string{"ipset", "destroy"}},
+		{"nft", n.loadKernelNft,
+			[][]string{
+				{"nft", "add", "element", "inet", "iblock", "iblocked", "{ 192.0.2.10 timeout 1h expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "syn_banned", "{ 192.0.2.30 expires 20m }"},
+				{"nft", "add", "element", "inet", "iblock", "allowed", "{ " + allowlisted4 + " }"}},
+			[][]string{{"nft", "flush", "set", "inet", "iblock", "iblocked"},
+				{"nft", "flush", "set", "inet", "iblock", "syn_banned"},
+				{"nft", "flush", "set", "inet", "iblock", "allowed"}},
+			n.nftSet, [3]string{"iblocked", "syn_banned", "allowed"}, `expires 1\dm`,
+			[][]string{{"nft", "delete", "table", "inet", "iblock"}}},
+		{"ipset", n.loadKernelIpset,
+			[][]string{{"ipset", "add", "iblocked", "192.0.2.10", "timeout", "1200"},
+				{"ipset", "add", "iblock_syn", "192.0.2.30", "timeout", "1200"},
+				{"ipset", "add", "iblock_allow", allowlisted4}},
+			[][]string{{"ipset", "flush", "iblocked"}, {"ipset", "flush", "iblock_syn"}, {"ipset", "flush", "iblock_allow"}},
+			n.ipsetSet, [3]string{"iblocked", "iblock_syn", "iblock_allow"}, `timeout 1[01]\d\d\b`,
+			// The rules use the sets: they go first.
+			[][]string{{"iptables", "-t", "raw", "-F"}, {"iptables", "-t", "mangle", "-F"}, {"iptables", "-t", "nat", "-F"},
+				{"ip6tables", "-t", "raw", "-F"}, {"ip6tables", "-t", "mangle", "-F"}, {"ip6tables", "-t", "nat", "-F"},
+				{"ipset", "destroy"}}},
 	} {
 		saved := filepath.Join(t.TempDir(), "sets")
 		tc.load()
-		n.mustRun(tc.add...)
+		for _, cmd := range tc.add {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "save", saved)
-		n.mustRun(tc.empty...)
+		for _, cmd := range tc.empty {
+			n.mustRun(cmd...)
+		}
 		n.mustRun(script, tc.backend, "restore", saved)
-		got := tc.list("iblocked")
-		wantElements(t, tc.backend+" iblocked", got, "192.0.2.10")
-		// 20 minutes were left at the save: a restore that started the
-		// element's timeout again would show more.
-		if len(got) == 1 && !regexp.MustCompile(`expires 1\dm|timeout 1[01]\d\d\b`).MatchString(got[0]) {
-			t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+		for i, want := range []string{"192.0.2.10", "192.0.2.30"} {
+			got := tc.list(tc.sets[i])
+			wantElements(t, tc.backend+" "+tc.sets[i], got, want)
+			// 20 minutes were left at the save: a restore that started the
+			// element's timeout again would show more.
+			if len(got) == 1 && !regexp.MustCompile(tc.remaining).MatchString(got[0]) {
+				t.Errorf("%s: the restored element did not keep its remaining time: %q", tc.backend, got[0])
+			}
+		}
+		if allowed := strings.Join(tc.list(tc.sets[2]), " "); !strings.Contains(allowed, allowlisted4) || !strings.Contains(allowed, "127.0.0.0/8") {
+			t.Errorf("%s: the restored allow set holds %q", tc.backend, allowed)
 		}
 		before, _ := os.ReadFile(saved)
-		n.mustRun(tc.drop...)
+		for _, cmd := range tc.drop {
+			n.mustRun(cmd...)
+		}
 		if out, err := n.run(script, tc.backend, "save", saved); err == nil {
 			t.Errorf("%s: save without sets succeeded: %s", tc.backend, out)
 		}
@@ -184,7 +213,46 @@ func TestManPageNftTablePassesNftCheck(t *testing.T) {
 		t.Fatal("iblock.8 shows no nftables table")
 	}
 	path := filepath.Join(t.TempDir(), "man.nft")
-	os.WriteFile(path, []byte("define trap_ports = { 23, 445 }\n"+string(m[1])+"\n"), 0o644)
+	os.WriteFile(path, []byte("define trap_ports = { 23, 445 }\ndefine v6_mask = ffff:ffff:ffff:ffff::\n"+string(m[1])+"\n"), 0o644)
 	n := newTestNet(t)
 	n.mustRun(needTool(t, "nft"), "-c", "-f", path)
+}
+
+// TestExampleMasksAgreeWithIblocksPrefixLengths checks that the rulesets'
+// masks are the prefix lengths the shipped iblock command lines ban: nft
+// gets a network as its address, and only the mask makes it a network.
+func TestExampleMasksAgreeWithIblocksPrefixLengths(t *testing.T) {
+	prefix := map[string]int{"-4": 32, "-6": 128}
+	var lines []string
+	for _, l := range exampleLines(t, "linux/inetd.conf") {
+		lines = append(lines, strings.Join(strings.Fields(l)[6:], " "))
+	}
+	lines = append(lines, unitSettings(t, "linux/iblock@.service")["ExecStart"])
+	nix, _ := os.ReadFile("examples/linux/iblock.nix")
+	lines = append(lines, regexp.MustCompile(`ExecStart = "([^"]*)"`).FindStringSubmatch(string(nix))[1])
+	for _, line := range lines {
+		f := strings.Fields(line)
+		for i := range f[:len(f)-1] {
+			if _, ok := prefix[f[i]]; ok && f[i+1] != strconv.Itoa(prefix[f[i]]) {
+				t.Errorf("%q bans /%s, the rulesets' masks are /%d", line, f[i+1], prefix[f[i]])
+			}
+		}
+	}
+	for _, name := range []string{"iblock.nft", "iblock-only.nft"} {
+		text := exampleWithPaths(t, "linux/"+name)
+		for flag, define := range map[string]string{"-4": "v4_mask", "-6": "v6_mask"} {
+			m := regexp.MustCompile(`(?m)^define ` + define + ` = (\S+)$`).FindStringSubmatch(text)
+			if m == nil {
+				t.Fatalf("%s does not define %s", name, define)
+			}
+			mask := netip.MustParseAddr(m[1]).AsSlice()
+			ones := 0
+			for _, b := range mask {
+				ones += bits.OnesCount8(b)
+			}
+			if ones != prefix[flag] {
+				t.Errorf("%s: %s is /%d, iblock's %s is %d", name, define, ones, flag, prefix[flag])
+			}
+		}
+	}
 }

@@ -33,7 +33,7 @@ func (n *testNet) loadKernelNft() {
 func (n *testNet) addVictims() {
 	n.t.Helper()
 	n.ipBatch(n.scanner, "addr add "+victim4+"/24 dev veth0", "addr add "+victim6+"/48 dev veth0 nodad")
-	n.ipBatch(n.server, "neigh add "+victim6+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+	n.ipBatch(n.server, "neigh add "+victim6+" lladdr "+n.scannerMAC+" dev veth0 nud permanent")
 }
 
 // nftHas reports whether an nft set of table inet iblock holds addr.
@@ -167,7 +167,7 @@ func TestKernelSideBansForgedSYNsShortlyAndHandshakesForTenDays(t *testing.T) {
 func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFollower, f kernelFamily) {
 	short := setName(k.short, f.name == "IPv6")
 	n.sendSYNs(t, f.server, 23, f.allowlisted, f.victim)
-	line := kmsg.waitLine(t, "iblock-syn: ", kmsgSrc(f.victim))
+	line := kmsg.waitLine(t, "iblock-syn: ", n.kmsgMAC(), kmsgSrc(f.victim))
 	if !strings.Contains(line, "IN=veth0 ") || !strings.Contains(line, "DPT=23 ") {
 		t.Errorf("kernel log line %q lacks IN=veth0 or DPT=23", line)
 	}
@@ -184,7 +184,7 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFoll
 		t.Errorf("a forged SYN banned %s for long", f.victim)
 	}
 	n.touchTrap(f.victim, f.server)
-	kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.victim))
+	kmsg.waitLine(t, "iblock-ban: ", n.kmsgMAC(), kmsgSrc(f.victim))
 	elem, _ = k.element(n, f.set, f.victim)
 	d = k.expiry(t, elem)
 	report(t, "a completed handshake bans %s for %v", f.victim, d.Round(time.Second))
@@ -192,17 +192,17 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFoll
 		t.Errorf("the ban after a handshake lasts %v, want about 10 days", d)
 	}
 	n.touchTrap(f.scanner, f.server)
-	kmsg.waitLine(t, "iblock-ban: ", kmsgSrc(f.scanner))
+	report(t, "kernel log: %s", kmsg.waitLine(t, "iblock-ban: ", n.kmsgMAC(), kmsgSrc(f.scanner)))
 	n.wantReach(f.server, map[string]bool{f.scanner: false, f.bystander: true})
 	for _, addr := range []string{f.victim, f.scanner} {
 		for _, prefix := range []string{"iblock-syn: ", "iblock-ban: "} {
-			if got := kmsg.lines(prefix, kmsgSrc(addr)); len(got) != 1 {
+			if got := kmsg.lines(prefix, n.kmsgMAC(), kmsgSrc(addr)); len(got) != 1 {
 				t.Errorf("%d kernel log lines %s… for %s, want 1: %q", len(got), prefix, addr, got)
 			}
 		}
 	}
 	for _, set := range []string{short, f.set} {
-		if k.has(n, set, f.allowlisted) || len(kmsg.lines("iblock-", kmsgSrc(f.allowlisted))) > 0 {
+		if k.has(n, set, f.allowlisted) || len(kmsg.lines("iblock-", n.kmsgMAC(), kmsgSrc(f.allowlisted))) > 0 {
 			t.Errorf("the allowlisted %s was banned or logged", f.allowlisted)
 		}
 	}
@@ -233,12 +233,12 @@ func TestKernelSideBurstOfAThousandSYNScannersLeavesAThousandBans(t *testing.T) 
 			})
 			took := time.Since(start)
 			waitUntil(t, 10*time.Second, "the burst's kernel log lines", func() bool {
-				return len(kmsg.lines("iblock-syn: ", "SRC=198.18.")) >= burstSize
+				return len(kmsg.lines("iblock-syn: ", n.kmsgMAC(), "SRC=198.18.")) >= burstSize
 			})
 			report(t, "%d SYN scanners: %d bans in %v, %d kernel log lines", burstSize, len(bans),
-				took.Round(time.Millisecond), len(kmsg.lines("iblock-syn: ", "SRC=198.18.")))
+				took.Round(time.Millisecond), len(kmsg.lines("iblock-syn: ", n.kmsgMAC(), "SRC=198.18.")))
 			for _, src := range srcs {
-				if lines := kmsg.lines("iblock-syn: ", kmsgSrc(src)); !bans[src] || len(lines) != 1 {
+				if lines := kmsg.lines("iblock-syn: ", n.kmsgMAC(), kmsgSrc(src)); !bans[src] || len(lines) != 1 {
 					t.Errorf("%s: banned %v, %d kernel log lines", src, bans[src], len(lines))
 				}
 			}

@@ -6,7 +6,7 @@ package main
 //
 //	kmsg := followKmsg(t)
 //	... traffic ...
-//	kmsg.waitLine(t, "iblock-ban: ", kmsgSrc("192.0.2.10"))
+//	kmsg.waitLine(t, "iblock-ban: ", n.kmsgMAC(), kmsgSrc("192.0.2.10"))
 //	lines := kmsg.lines("iblock-syn: ")
 
 import (
@@ -157,4 +157,11 @@ func (k *kmsgFollower) waitLine(t *testing.T, prefix string, substrs ...string) 
 // every group with its four digits (SRC=2001:0db8:0000:…).
 func kmsgSrc(addr string) string {
 	return "SRC=" + netip.MustParseAddr(addr).StringExpanded() + " "
+}
+
+// kmsgMAC is how a netfilter log line names the veth of test net n:
+// the MAC addresses of its two ends, unique to n, so that the lines of
+// other tests, in this process or another, do not count.
+func (n *testNet) kmsgMAC() string {
+	return "MAC=" + n.serverMAC + ":" + n.scannerMAC + ":"
 }

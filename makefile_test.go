@@ -60,6 +60,9 @@ func TestMakefileWorksUnderBSDMakeAndGNUMake(t *testing.T) {
 			if out := run("-n", "bench"); !strings.Contains(out, "-bench PerConnection") {
 				t.Errorf("make -n bench:\n%s", out)
 			}
+			if out := run("-n", "bench-sets"); !strings.Contains(out, "IBLOCK_BENCH_SETS=1 go test -count=1 -timeout 30m -run '^TestBanCostBySetSize$'") {
+				t.Errorf("make -n bench-sets:\n%s", out)
+			}
 		})
 	}
 }

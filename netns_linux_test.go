@@ -43,12 +43,6 @@ const (
 	burstAddresses = "198.18.0.0/22" // local to the scanner namespace as a whole
 )
 
-// Fixed, locally administered MAC addresses of the two ends of the veth.
-const (
-	serverMAC  = "02:00:00:00:00:01"
-	scannerMAC = "02:00:00:00:00:02"
-)
-
 var (
 	netSeq         atomic.Int32
 	staleRemoved   sync.Once
@@ -73,6 +67,10 @@ func removeStaleNamespaces() {
 type testNet struct {
 	t               *testing.T
 	server, scanner string
+	// Locally administered MAC addresses of the two ends of the veth,
+	// unique to the test net as its namespaces' names are: the kernel logs
+	// them, and tells one test's lines from another's by them.
+	serverMAC, scannerMAC string
 }
 
 // newTestNet creates the two namespaces, or skips without root and ip.
@@ -83,6 +81,9 @@ func newTestNet(t *testing.T) *testNet {
 	staleRemoved.Do(removeStaleNamespaces)
 	id := strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(int(netSeq.Add(1)))
 	n := &testNet{t: t, server: "iblock-srv-" + id, scanner: "iblock-scn-" + id}
+	pid, seq := os.Getpid(), netSeq.Load()
+	mac := fmt.Sprintf("02:%02x:%02x:%02x:%02x", byte(pid>>16), byte(pid>>8), byte(pid), byte(seq))
+	n.serverMAC, n.scannerMAC = mac+":01", mac+":02"
 	for _, ns := range []string{n.server, n.scanner} {
 		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 			t.Fatalf("ip netns add %s: %v %s", ns, err, out)
@@ -91,16 +92,16 @@ func newTestNet(t *testing.T) *testNet {
 	}
 	n.ipBatch(n.server,
 		"link set lo up",
-		"link add veth0 address "+serverMAC+" type veth peer name veth0 address "+scannerMAC+" netns "+n.scanner,
+		"link add veth0 address "+n.serverMAC+" type veth peer name veth0 address "+n.scannerMAC+" netns "+n.scanner,
 		"addr add "+server4+"/24 dev veth0",
 		"addr add "+server6+"/48 dev veth0 nodad",
 		"link set veth0 up",
 		"route add 198.18.0.0/15 via "+scanner4Addr,
 		// Neighbour discovery from a banned address would be dropped, and
 		// the scanner namespace may answer from any of its addresses.
-		"neigh add "+scanner6Addr+" lladdr "+scannerMAC+" dev veth0 nud permanent",
-		"neigh add "+neighbour6+" lladdr "+scannerMAC+" dev veth0 nud permanent",
-		"neigh add "+bystander6+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+		"neigh add "+scanner6Addr+" lladdr "+n.scannerMAC+" dev veth0 nud permanent",
+		"neigh add "+neighbour6+" lladdr "+n.scannerMAC+" dev veth0 nud permanent",
+		"neigh add "+bystander6+" lladdr "+n.scannerMAC+" dev veth0 nud permanent")
 	n.ipBatch(n.scanner,
 		"link set lo up",
 		"addr add "+scanner4Addr+"/24 dev veth0",
@@ -109,7 +110,7 @@ func newTestNet(t *testing.T) *testNet {
 		"addr add "+neighbour6+"/48 dev veth0 nodad",
 		"addr add "+bystander6+"/48 dev veth0 nodad",
 		"link set veth0 up",
-		"neigh add "+server6+" lladdr "+serverMAC+" dev veth0 nud permanent",
+		"neigh add "+server6+" lladdr "+n.serverMAC+" dev veth0 nud permanent",
 		"route add local "+burstAddresses+" dev lo")
 	return n
 }
@@ -319,9 +320,12 @@ const dropWait = 700 * time.Millisecond
 func (n *testNet) reachesService(from, to string) bool {
 	n.t.Helper()
 	c, err := n.dial(from, to, servicePort, dropWait)
-	if err != nil {
-		return false
-	}
+	return err == nil && greeted(c)
+}
+
+// greeted reports whether the service's greeting arrives on c, and
+// closes c.
+func greeted(c net.Conn) bool {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(dropWait))
 	buf := make([]byte, 8)

@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -20,13 +21,13 @@ import (
 type portScan struct {
 	name string
 	v6   bool // it scans IPv6 too
-	argv func(t *testing.T, src, dst string) []string
+	argv func(t *testing.T, n *testNet, src, dst string) []string
 }
 
 // nmapScan is an nmap scan of one trap port and the service port, fast
 // and bounded, from source address src.
-func nmapScan(kind string) func(t *testing.T, src, dst string) []string {
-	return func(t *testing.T, src, dst string) []string {
+func nmapScan(kind string) func(t *testing.T, n *testNet, src, dst string) []string {
+	return func(t *testing.T, _ *testNet, src, dst string) []string {
 		// -sV waits for answers a banned scanner never gets: 5 s is plenty.
 		argv := []string{needTool(t, "nmap"), kind, "-n", "-Pn", "-T5", "--max-retries", "1", "--host-timeout", "5s",
 			"-e", "veth0", "-S", src, "-p", trapPort + "," + servicePort, dst}
@@ -37,14 +38,14 @@ func nmapScan(kind string) func(t *testing.T, src, dst string) []string {
 	}
 }
 
-func masscanScan(t *testing.T, src, dst string) []string {
+func masscanScan(t *testing.T, n *testNet, src, dst string) []string {
 	return []string{needTool(t, "masscan"), dst, "-p" + trapPort + "," + servicePort, "--rate", "1000", "--wait", "1",
-		"--adapter", "veth0", "--adapter-ip", src, "--router-mac", serverMAC}
+		"--adapter", "veth0", "--adapter-ip", src, "--router-mac", n.serverMAC}
 }
 
 // zmapScan scans one port; zmap's default blocklist holds 198.18.0.0/15.
-func zmapScan(t *testing.T, src, dst string) []string {
-	return []string{needTool(t, "zmap"), "-p", trapPort, "-i", "veth0", "-S", src, "-G", serverMAC,
+func zmapScan(t *testing.T, n *testNet, src, dst string) []string {
+	return []string{needTool(t, "zmap"), "-p", trapPort, "-i", "veth0", "-S", src, "-G", n.serverMAC,
 		"-b", "/dev/null", "-r", "100", "-c", "1", "-q", dst + "/32"}
 }
 
@@ -54,7 +55,7 @@ var scanners = []portScan{
 	{"masscan", true, masscanScan},
 	{"zmap", false, zmapScan},
 	{"nmap -sV", true, nmapScan("-sV")},
-	{"waits for a prompt", true, nil},
+	{"a client that waits for a prompt", true, nil},
 }
 
 // holdConnection is a client that connects to the trap and waits for a
@@ -100,7 +101,7 @@ func kernelLinuxSetup(k kernelSetup) linuxSetup {
 var linuxSetups = []linuxSetup{
 	kernelLinuxSetup(kernelSetups[0]),
 	kernelLinuxSetup(kernelSetups[1]),
-	{"iblock behind openbsd-inetd, nft",
+	{"iblock behind inetd",
 		func(n *testNet, allowFile string) {
 			n.loadNftExample()
 			n.startInetd(" -w " + allowFile)
@@ -119,13 +120,13 @@ var linuxSetups = []linuxSetup{
 // repeats it.
 var caught = map[string]map[string]string{
 	"kernel-side nft": {
-		"nmap -sT": "10d", "nmap -sS": "1h", "masscan": "1h", "zmap": "1h", "nmap -sV": "10d", "waits for a prompt": "10d",
-		"nmap -6 -sT": "10d", "nmap -6 -sS": "1h", "nmap -6 -sV": "10d", "waits for a prompt, IPv6": "10d",
+		"nmap -sT": "10d", "nmap -sS": "1h", "masscan": "1h", "zmap": "1h", "nmap -sV": "10d", "a client that waits for a prompt": "10d",
+		"nmap -6 -sT": "10d", "nmap -6 -sS": "1h", "nmap -6 -sV": "10d", "a client that waits for a prompt, IPv6": "10d",
 		"masscan, IPv6": "1h",
 	},
-	"iblock behind openbsd-inetd, nft": {
-		"nmap -sT": "", "nmap -sS": "", "masscan": "", "zmap": "", "nmap -sV": "10d", "waits for a prompt": "10d",
-		"nmap -6 -sT": "", "nmap -6 -sS": "", "nmap -6 -sV": "10d", "waits for a prompt, IPv6": "10d",
+	"iblock behind inetd": {
+		"nmap -sT": "", "nmap -sS": "", "masscan": "", "zmap": "", "nmap -sV": "10d", "a client that waits for a prompt": "10d",
+		"nmap -6 -sT": "", "nmap -6 -sS": "", "nmap -6 -sV": "10d", "a client that waits for a prompt, IPv6": "10d",
 		"masscan, IPv6": "",
 	},
 }
@@ -158,7 +159,7 @@ func (a *scannerAddrs) fresh(v6 bool) string {
 	}
 	addr := fmt.Sprintf("2001:db8:0:3::%x", a.next)
 	a.n.ipBatch(a.n.scanner, "addr add "+addr+"/48 dev veth0 nodad")
-	a.n.ipBatch(a.n.server, "neigh add "+addr+" lladdr "+scannerMAC+" dev veth0 nud permanent")
+	a.n.ipBatch(a.n.server, "neigh add "+addr+" lladdr "+a.n.scannerMAC+" dev veth0 nud permanent")
 	return addr
 }
 
@@ -208,7 +209,7 @@ func (n *testNet) wantNeverBanned(t *testing.T, setup linuxSetup) {
 	n.ipBatch(n.server, "route add 203.0.113.0/24 via "+scanner4Addr, "route add 2001:db8:ffff::/48 via "+scanner6Addr)
 	for _, v6 := range []bool{false, true} {
 		from := map[bool]string{false: allowlisted4, true: allowlisted6}[v6]
-		for _, s := range []portScan{scanners[1], scanners[len(scanners)-1]} { // nmap -sS, waits for a prompt
+		for _, s := range []portScan{scanners[1], scanners[len(scanners)-1]} { // nmap -sS, the waiting client
 			if got := n.scan(t, s, from, serverOf(v6), setup.banned); got != "" {
 				t.Errorf("%s from the allowlisted %s: banned %s", s.name, from, got)
 			}
@@ -237,14 +238,7 @@ func (n *testNet) wantNeverBanned(t *testing.T, setup linuxSetup) {
 // from the namespace of the calling thread.
 func dialGreets(addr string) bool {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, servicePort), dropWait)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(dropWait))
-	buf := make([]byte, 8)
-	k, _ := c.Read(buf)
-	return string(buf[:k]) == "service\n"
+	return err == nil && greeted(c)
 }
 
 // scan runs one scan from src and returns how long src is banned for. A
@@ -260,7 +254,7 @@ func (n *testNet) scan(t *testing.T, s portScan, src, dst string, banned func(*t
 		argv = []string{"connect and wait from", src}
 		out, err = n.holdConnection(src, dst)
 	} else {
-		argv = s.argv(t, src, dst)
+		argv = s.argv(t, n, src, dst)
 		out, err = exec.Command("ip", append([]string{"netns", "exec", n.scanner}, argv...)...).CombinedOutput()
 	}
 	if err != nil {
@@ -284,8 +278,46 @@ func formatCaught(m map[string]string) string {
 		if length == "" {
 			length = "not banned"
 		}
-		lines = append(lines, fmt.Sprintf("  %-26s %s", name, length))
+		lines = append(lines, fmt.Sprintf("  %-40s %s", name, length))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestReadmeScannerTableIsTheTestsTable compares the README's table of what
+// each Linux setup catches with caught, which the scanners test asserts.
+func TestReadmeScannerTableIsTheTestsTable(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(data), "| scan | ")
+	if !ok {
+		t.Fatal("README.md has no table of scans")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	rows := strings.Split(table, "\n")
+	columns := strings.Split(strings.Trim(rows[0], "| "), " | ")
+	got := map[string]map[string]string{}
+	for _, row := range rows[2:] {
+		cells := strings.Split(strings.Trim(row, "| "), " | ")
+		if len(cells) != len(columns)+1 {
+			t.Fatalf("README row %q has %d cells, want %d", row, len(cells), len(columns)+1)
+		}
+		for i, setup := range columns {
+			if got[setup] == nil {
+				got[setup] = map[string]string{}
+			}
+			length := strings.ReplaceAll(cells[i+1], " ", "")
+			if length == "notbanned" {
+				length = ""
+			}
+			got[setup][strings.ReplaceAll(cells[0], "`", "")] = length
+		}
+	}
+	for _, setup := range linuxSetups {
+		if a, b := formatCaught(got[setup.name]), formatCaught(caught[setup.name]); a != b {
+			t.Errorf("README, %s:\n%s\nthe test:\n%s", setup.name, a, b)
+		}
+	}
 }

@@ -1,9 +1,12 @@
-# NixOS module for iblock with nftables and systemd socket activation. It
-# replaces an iptables + ipset + "-m recent" recipe: one connection to a
-# trap port bans the address from every port, separate IPv4 and IPv6 sets,
-# ten-day expiry, sets saved at shutdown and every hour, restored at boot.
+# NixOS module for iblock with nftables: the kernel bans a port scanner on
+# its first packet to a trap port, as the iptables + ipset recipe it
+# replaces did with "-j SET --add-set", for an hour, and for ten days once
+# it completes a handshake with the trap; systemd socket activation runs
+# iblock for those handshakes (syslog, -c). Separate IPv4 and IPv6 sets,
+# sets saved at shutdown and every hour, restored at boot.
 # Use it from configuration.nix: imports = [ ./iblock.nix ];
-# with a checkout of iblock in ./iblock beside it.
+# with a checkout of iblock in ./iblock beside it. Edit the trap ports and
+# the allow sets in ./iblock/examples/linux/iblock.nft.
 { pkgs, ... }:
 
 let
@@ -18,42 +21,19 @@ let
   };
   nft = "${pkgs.nftables}/bin/nft";
   saved = "/var/lib/iblock/sets.nft";
+  # The bans, with what is left of their time, and the allow sets.
   saveSets = pkgs.writeShellScript "iblock-save" ''
-    ${nft} list set inet iblock iblocked > ${saved}.tmp &&
-      ${nft} list set inet iblock iblocked6 >> ${saved}.tmp &&
+    for set in iblocked iblocked6 syn_banned syn_banned6 allowed allowed6; do
+      ${nft} list set inet iblock $set || exit 1
+    done > ${saved}.tmp &&
       ${pkgs.coreutils}/bin/sync ${saved}.tmp &&
       ${pkgs.coreutils}/bin/mv -f ${saved}.tmp ${saved}
   '';
 in
 {
   networking.nftables.enable = true;
-  # The same table as examples/linux/iblock.nft. Remove from trap_ports any
-  # port this machine serves.
-  networking.nftables.tables.iblock = {
-    family = "inet";
-    content = ''
-      define trap_ports = { 21, 23, 25, 110, 135, 139, 445, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 8080 }
-      set iblocked {
-        type ipv4_addr
-        flags interval, timeout
-        timeout 10d
-      }
-      set iblocked6 {
-        type ipv6_addr
-        flags interval, timeout
-        timeout 10d
-      }
-      chain drop_banned {
-        type filter hook prerouting priority -300; policy accept;
-        ip saddr @iblocked counter drop
-        ip6 saddr @iblocked6 counter drop
-      }
-      chain trap {
-        type nat hook prerouting priority dstnat; policy accept;
-        tcp dport $trap_ports redirect to :2507
-      }
-    '';
-  };
+  # The kernel-side ruleset, examples/linux/iblock.nft, as it is.
+  networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;
 
   # As examples/linux/iblock.socket: see there why the limits are raised.
   systemd.sockets.iblock = {
