@@ -236,9 +236,9 @@ func (l *localAPI) addBouncer(name string) string {
 
 // agent is a CrowdSec agent on a host with the trap.
 type agent struct {
-	t               *testing.T
-	ns, config, dir string
-	proc            *proc
+	t          *testing.T
+	ns, config string
+	proc       *proc
 }
 
 // newAgent writes an agent's configuration: the stock syslog parser, the
@@ -269,7 +269,7 @@ api:
 		}
 	}
 	l.addMachine(filepath.Base(ns), dir)
-	return &agent{t: t, ns: ns, config: filepath.Join(dir, "config.yaml"), dir: dir}
+	return &agent{t: t, ns: ns, config: filepath.Join(dir, "config.yaml")}
 }
 
 // start runs the agent; agent.yaml.local leaves out the local API. The caller waits
