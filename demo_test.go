@@ -77,7 +77,7 @@ func demoConnection(log *syslogListener, bin string, fk *fakeDir, args ...string
 	if err != nil {
 		return err
 	}
-	lines, err := log.waitLines(c.pid)
+	lines, err := log.waitLines(c.pid, 0) // the demo's own syslogd: no pid is reused
 	if err != nil {
 		return err
 	}

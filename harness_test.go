@@ -212,11 +212,12 @@ func acceptAndRun(sc scanner, serve func(sock *os.File) error) ([]byte, error) {
 // contract (see fakeDir.calls).
 func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, args ...string) connection {
 	t.Helper()
+	since := testLog.mark(t)
 	c, err := runIblock(bin, fk, stdin, out, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.logs = testLog.linesOf(t, c.pid)
+	c.logs = testLog.linesOf(t, c.pid, since)
 	c.calls = fk.calls(t)
 	return c
 }

@@ -23,13 +23,25 @@ func (l logLine) String() string { return "<" + strconv.Itoa(l.pri) + ">" + l.ms
 // syslogListener is a stand-in syslogd on a unix datagram socket. It files
 // lines by the pid in their tag, so that tests running at once can each
 // read their own.
+//
+// pids are reused (pid_max is 32768 on many systems, and a burst test
+// starts thousands of processes), so every datagram is numbered as it is
+// filed, and a process's lines are those of its pid filed after a mark
+// taken before it started.
 type syslogListener struct {
 	path  string
 	conn  *net.UnixConn
 	mu    sync.Mutex
-	lines map[int][]logLine
-	ended map[int]bool // an end marker came after the pid's lines
-	bad   []string     // lines not in iblock's format
+	seq   int // datagrams filed so far
+	lines map[int][]filedLine
+	ended map[int]int // the pid's last end marker, by its number
+	bad   []string    // lines not in iblock's format
+}
+
+// filedLine is a line and the number of its datagram.
+type filedLine struct {
+	seq int
+	logLine
 }
 
 // iblockLine is the whole format: priority, tag with pid, message; no time stamp.
@@ -41,7 +53,7 @@ func listenSyslog(path string) (*syslogListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &syslogListener{path: path, conn: conn, lines: map[int][]logLine{}, ended: map[int]bool{}}
+	s := &syslogListener{path: path, conn: conn, lines: map[int][]filedLine{}, ended: map[int]int{}}
 	go s.serve()
 	return s, nil
 }
@@ -60,9 +72,10 @@ func (s *syslogListener) serve() {
 func (s *syslogListener) file(datagram string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
 	if m := endLine.FindStringSubmatch(datagram); m != nil {
 		pid, _ := strconv.Atoi(m[1])
-		s.ended[pid] = true
+		s.ended[pid] = s.seq
 		return
 	}
 	m := iblockLine.FindStringSubmatch(datagram)
@@ -72,14 +85,28 @@ func (s *syslogListener) file(datagram string) {
 	}
 	pri, _ := strconv.Atoi(m[1])
 	pid, _ := strconv.Atoi(m[2])
-	s.lines[pid] = append(s.lines[pid], logLine{pri, m[3]})
+	s.lines[pid] = append(s.lines[pid], filedLine{s.seq, logLine{pri, m[3]}})
 }
 
-// linesOf returns what the process pid logged. It must have exited: its
-// lines are then queued before the end marker this sends.
-func (s *syslogListener) linesOf(t *testing.T, pid int) []logLine {
+// mark returns a number that the lines of a process started after it
+// exceed: every datagram sent before it has then been filed.
+func (s *syslogListener) mark(t *testing.T) int {
 	t.Helper()
-	lines, err := s.waitLines(pid)
+	pid := 1<<30 + int(syncSeq.Add(1))
+	if _, err := s.waitLines(pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended[pid]
+}
+
+// linesOf returns what the process pid, started after mark since, logged.
+// It must have exited: its lines are then filed before the end marker
+// this sends.
+func (s *syslogListener) linesOf(t *testing.T, pid, since int) []logLine {
+	t.Helper()
+	lines, err := s.waitLines(pid, since)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +116,9 @@ func (s *syslogListener) linesOf(t *testing.T, pid int) []logLine {
 	return lines
 }
 
-func (s *syslogListener) waitLines(pid int) ([]logLine, error) {
+// waitLines sends an end marker for pid, waits until it is filed, and
+// returns the pid's lines filed after mark since.
+func (s *syslogListener) waitLines(pid, since int) ([]logLine, error) {
 	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: s.path, Net: "unixgram"})
 	if err != nil {
 		return nil, err
@@ -101,14 +130,20 @@ func (s *syslogListener) waitLines(pid int) ([]logLine, error) {
 	ended := eventually(10*time.Second, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.ended[pid]
+		return s.ended[pid] > since
 	})
 	if !ended {
 		return nil, errors.New("the test syslogd did not receive the end marker")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lines[pid], nil
+	var lines []logLine
+	for _, l := range s.lines[pid] {
+		if l.seq > since {
+			lines = append(lines, l.logLine)
+		}
+	}
+	return lines, nil
 }
 
 func (s *syslogListener) close() { s.conn.Close() }
@@ -116,12 +151,7 @@ func (s *syslogListener) close() { s.conn.Close() }
 var syncSeq atomic.Int64
 
 // sync returns once every line sent before it was called has been filed.
-func (s *syslogListener) sync(t *testing.T) {
-	t.Helper()
-	if _, err := s.waitLines(1<<30 + int(syncSeq.Add(1))); err != nil {
-		t.Fatal(err)
-	}
-}
+func (s *syslogListener) sync(t *testing.T) { s.mark(t) }
 
 // count returns how many lines, from any process, are exactly msg.
 func (s *syslogListener) count(msg string) int {
@@ -146,7 +176,7 @@ func (s *syslogListener) matching(text string) []logLine {
 	for _, lines := range s.lines {
 		for _, l := range lines {
 			if strings.Contains(l.msg, text) {
-				found = append(found, l)
+				found = append(found, l.logLine)
 			}
 		}
 	}
