@@ -31,6 +31,18 @@ var fakes = map[string]func(args []string) int{
 	"nft":    fakeNft,
 	"ipset":  fakeIpset,
 	"go":     fakeGo,
+	"launch": launch,
+}
+
+// launch replaces itself with the program its arguments name. The tests
+// start iblock through it because the peak memory wait4 reports for a
+// process counts that of the process it was forked from: forked from this
+// test binary, which earlier tests may have grown, iblock would be charged
+// for the test binary's memory; forked from launch, only for a fresh start.
+func launch(args []string) int {
+	err := syscall.Exec(args[0], args, os.Environ())
+	fmt.Fprintln(os.Stderr, "launch:", err)
+	return 127
 }
 
 // fakeCall is one run of a fake, as recorded.

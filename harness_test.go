@@ -226,7 +226,7 @@ func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, ar
 func runIblock(bin string, fk *fakeDir, stdin, out *os.File, args ...string) (connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, fk.path("launch"), append([]string{bin}, args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	cmd.ExtraFiles = fk.extraFiles
 	cmd.Env = fk.env()
