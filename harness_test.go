@@ -127,8 +127,6 @@ type connection struct {
 	received []byte // what the scanner read before the connection closed
 	calls    []fakeCall
 	elapsed  time.Duration
-	// maxRSSKiB is iblock's peak resident memory.
-	maxRSSKiB int64
 }
 
 // scanner says where the trap listens and where the scanner connects from.
@@ -226,7 +224,7 @@ func runWithStdio(t *testing.T, bin string, fk *fakeDir, stdin, out *os.File, ar
 func runIblock(bin string, fk *fakeDir, stdin, out *os.File, args ...string) (connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, fk.path("launch"), append([]string{bin}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, out, out
 	cmd.ExtraFiles = fk.extraFiles
 	cmd.Env = fk.env()
@@ -239,11 +237,7 @@ func runIblock(bin string, fk *fakeDir, stdin, out *os.File, args ...string) (co
 	if err != nil && !errors.As(err, &exitErr) {
 		return connection{}, err
 	}
-	c := connection{elapsed: time.Since(start), pid: cmd.Process.Pid, exit: cmd.ProcessState.ExitCode()}
-	if usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		c.maxRSSKiB = int64(usage.Maxrss) // KiB on Linux
-	}
-	return c, nil
+	return connection{elapsed: time.Since(start), pid: cmd.Process.Pid, exit: cmd.ProcessState.ExitCode()}, nil
 }
 
 // wantExit fails the test unless iblock exited with code.
