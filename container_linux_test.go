@@ -391,18 +391,11 @@ func (c *container) command(argv ...string) *exec.Cmd {
 }
 
 // run runs a command inside the container and returns its output.
-func (c *container) run(argv ...string) (string, error) {
-	out, err := c.command(argv...).CombinedOutput()
-	return string(out), err
-}
+func (c *container) run(argv ...string) (string, error) { return combined(c.command(argv...)) }
 
 func (c *container) mustRun(argv ...string) string {
 	c.t.Helper()
-	out, err := c.run(argv...)
-	if err != nil {
-		c.t.Fatalf("in the container, %s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-	return out
+	return mustCombined(c.t, c.command(argv...))
 }
 
 // poweroff shuts the system down cleanly, as systemctl poweroff does, and

@@ -130,16 +130,26 @@ func (n *testNet) command(argv ...string) *exec.Cmd {
 }
 
 // run runs a command in the server namespace and returns its output.
-func (n *testNet) run(argv ...string) (string, error) {
-	out, err := n.command(argv...).CombinedOutput()
-	return string(out), err
-}
+func (n *testNet) run(argv ...string) (string, error) { return combined(n.command(argv...)) }
 
 func (n *testNet) mustRun(argv ...string) string {
 	n.t.Helper()
-	out, err := n.run(argv...)
+	return mustCombined(n.t, n.command(argv...))
+}
+
+// combined runs cmd and returns what it printed on stdout and stderr.
+func combined(cmd *exec.Cmd) (string, error) {
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// mustCombined is combined that fails the test, with the whole command
+// line (where it ran included) and its output, unless cmd succeeds.
+func mustCombined(t testing.TB, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := combined(cmd)
 	if err != nil {
-		n.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
 	}
 	return out
 }
