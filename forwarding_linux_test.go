@@ -18,7 +18,9 @@ var forwardingSetups = []linuxSetup{
 	{"kernel-side nft", func(n *testNet, _ string) { kernelSetups[0].start(n, "") }, kernelSetups[0].banLength},
 	{"kernel-side ipset", func(n *testNet, _ string) { kernelSetups[1].start(n, "") }, kernelSetups[1].banLength},
 	{"iblock behind inetd, nft", func(n *testNet, _ string) { n.loadNftExample(); n.startInetd(""); n.serve() },
-		func(n *testNet, addr string) string { return iblockBanned(n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr)) }},
+		func(n *testNet, addr string) string {
+			return iblockBanned(n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr))
+		}},
 	{"iblock behind inetd, ipset", func(n *testNet, _ string) { n.loadIpsetExample(); n.startInetd(" -b ipset"); n.serve() },
 		func(n *testNet, addr string) string {
 			return iblockBanned(kernelSetups[1].has(n, setName("iblocked", strings.Contains(addr, ":")), addr))
