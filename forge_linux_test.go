@@ -107,19 +107,22 @@ func (n *testNet) routeForgedVictims() {
 }
 
 // halfOpen reports whether the server namespace holds a half-open
-// handshake (SYN_RECV) with peer, in /proc's table of its family.
+// handshake (SYN_RECV) with peer. An IPv4 peer of a dual-stack listener
+// is in the IPv6 table, as an IPv4-mapped address.
 func (n *testNet) halfOpen(peer netip.Addr) bool {
-	table, hex := "/proc/thread-self/net/tcp", procAddr(peer)
-	if peer.Is6() {
-		table = "/proc/thread-self/net/tcp6"
+	tables := map[string]string{"/proc/thread-self/net/tcp6": procAddr(netip.AddrFrom16(peer.As16()))}
+	if peer.Is4() {
+		tables["/proc/thread-self/net/tcp"] = procAddr(peer)
 	}
 	found := false
 	inNamespace(n.server, func() error {
-		data, _ := os.ReadFile(table)
-		for _, line := range strings.Split(string(data), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 3 && strings.HasPrefix(f[2], hex+":") && f[3] == "03" {
-				found = true
+		for table, hex := range tables {
+			data, _ := os.ReadFile(table)
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Fields(line)
+				if len(f) > 3 && strings.HasPrefix(f[2], hex+":") && f[3] == "03" {
+					found = true
+				}
 			}
 		}
 		return nil

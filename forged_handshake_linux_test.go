@@ -77,26 +77,45 @@ func (n *testNet) connectThenClose(t *testing.T, from, to string, reset bool) {
 	c.Close()
 }
 
+// trapListener is what listens on iblock's port: inetd as the examples
+// configure it, one socket per family, or one dual-stack socket as
+// iblock.socket's ListenStream=2507 makes. Both are bound to the wildcard
+// address.
+type trapListener struct {
+	name  string
+	start func(k kernelSetup, n *testNet)
+}
+
+var trapListeners = []trapListener{
+	{"inetd", func(k kernelSetup, n *testNet) { k.start(n, "") }},
+	{"dual-stack socket", func(k kernelSetup, n *testNet) { k.load(n); n.listenAndClose(t0(n), ":"+iblockPort) }},
+}
+
+// t0 is the test of a test net.
+func t0(n *testNet) *testing.T { return n.t }
+
 // TestForgedHandshakeBansTheVictimOnlyShortly forges, for each kernel-side
-// setup and family, handshakes in the names of addresses that never sent
-// a packet: each victim ends with the hour's ban of its SYN at most, and
-// no "iblock-ban: " line names it. Real handshakes, closed with a FIN or
-// a reset, still ban for ten days and are logged.
+// setup, listener and family, handshakes in the names of addresses that
+// never sent a packet: each victim ends with the hour's ban of its SYN at
+// most, and no "iblock-ban: " line names it. Real handshakes, closed with
+// a FIN or a reset, still ban for ten days and are logged.
 func TestForgedHandshakeBansTheVictimOnlyShortly(t *testing.T) {
 	slow(t)
 	for _, k := range kernelSetups {
-		t.Run(k.name, func(t *testing.T) {
-			kmsg := followKmsg(t)
-			n := newTestNet(t)
-			n.routeForgedVictims()
-			k.start(n, "")
-			addrs := &scannerAddrs{n: n}
-			for i, v6 := range []bool{false, true} {
-				t.Run(map[bool]string{false: "IPv4", true: "IPv6"}[v6], func(t *testing.T) {
-					k.wantForgeriesShort(t, n, kmsg, addrs, v6, 10*i)
-				})
-			}
-		})
+		for _, l := range trapListeners {
+			t.Run(k.name+", "+l.name, func(t *testing.T) {
+				kmsg := followKmsg(t)
+				n := newTestNet(t)
+				n.routeForgedVictims()
+				l.start(k, n)
+				addrs := &scannerAddrs{n: n}
+				for i, v6 := range []bool{false, true} {
+					t.Run(map[bool]string{false: "IPv4", true: "IPv6"}[v6], func(t *testing.T) {
+						k.wantForgeriesShort(t, n, kmsg, addrs, v6, 10*i)
+					})
+				}
+			})
+		}
 	}
 }
 
