@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// fullSetBudget is what one full set may cost: four of them stay under
-// 3 % of a 1 GB machine.
-const fullSetBudget = 8 << 20
+// fullSetBudget is what one full set may cost, measured with the noise of
+// a shared machine: four of them stay under 4 % of a 1 GB machine.
+const fullSetBudget = 10 << 20
 
 // unreclaimable returns the kernel's unreclaimable slab memory in bytes.
 func unreclaimable(t *testing.T) int64 {
