@@ -16,14 +16,14 @@ import (
 // iblock alone, unchanged.
 func (n *testNet) loadNftExample() {
 	n.t.Helper()
-	n.mustRun(needTool(n.t, "nft"), "-f", "examples/linux/iblock-only.nft")
+	n.mustRun(needTool(n.t, "nft"), "-f", n.examplePath("iblock-only.nft"))
 }
 
 // loadNftEdited loads an example ruleset with each "define name = value"
 // given replacing the file's definition of that name.
 func (n *testNet) loadNftEdited(name string, defines ...string) {
 	n.t.Helper()
-	text := exampleWithPaths(n.t, "linux/"+name)
+	text := n.withRoom(n.t, exampleWithPaths(n.t, "linux/"+name))
 	for _, d := range defines {
 		key, _, _ := strings.Cut(d, "=")
 		line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
@@ -57,7 +57,7 @@ func (n *testNet) loadKernelIpset() {
 // with what leaveOut matches taken out of them.
 func (n *testNet) loadIpsetRules(leaveOut *regexp.Regexp) {
 	n.t.Helper()
-	n.runInput("examples/linux/ipset.conf", needTool(n.t, "ipset"), "-exist", "restore")
+	n.runInput(n.examplePath("ipset.conf"), needTool(n.t, "ipset"), "-exist", "restore")
 	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
 		rules := exampleWithPaths(n.t, "linux/"+name)
 		if leaveOut != nil {

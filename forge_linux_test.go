@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,14 +143,18 @@ func procAddr(a netip.Addr) string {
 }
 
 // forgeHandshake sends a SYN from victim to dst's trap port, waits until
-// the server has answered it (a half-open handshake), then sends an ACK
-// with each of the guessed acknowledgement numbers.
+// the server has answered it (a half-open handshake, or a SYN cookie that
+// keeps none), then sends an ACK with each of the guessed acknowledgement
+// numbers.
 func (n *testNet) forgeHandshake(t *testing.T, victim, dst string, sport uint16, acks []uint32) {
 	t.Helper()
 	syn := segment{src: netip.MustParseAddr(victim), dst: netip.MustParseAddr(dst), sport: sport, dport: 23,
 		seq: 0x5eed0000 + uint32(sport), flags: flagSYN}
+	cookies := n.syncookiesSent()
 	n.sendSegments(t, []segment{syn})
-	waitUntil(t, 5*time.Second, "the server's half-open handshake with "+victim, func() bool { return n.halfOpen(syn.src) })
+	waitUntil(t, 5*time.Second, "the server's answer to "+victim, func() bool {
+		return n.halfOpen(syn.src) || n.syncookiesSent() > cookies
+	})
 	segs := make([]segment, len(acks))
 	for i, a := range acks {
 		segs[i] = syn
@@ -172,4 +177,23 @@ func (n *testNet) received(t *testing.T) (packets, dropped uint64) {
 		t.Fatalf("ip -j -s link: %v %s", err, out)
 	}
 	return links[0].Stats.RX.Packets, links[0].Stats.RX.Dropped
+}
+
+// syncookiesSent is how many SYN cookies the server namespace has sent.
+func (n *testNet) syncookiesSent() int {
+	var v int
+	inNamespace(n.server, func() error {
+		data, _ := os.ReadFile("/proc/thread-self/net/netstat")
+		lines := strings.Split(string(data), "\n")
+		for i := 0; i+1 < len(lines); i += 2 {
+			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			for j, name := range names {
+				if name == "SyncookiesSent" && j < len(values) {
+					v, _ = strconv.Atoi(values[j])
+				}
+			}
+		}
+		return nil
+	})
+	return v
 }

@@ -89,6 +89,13 @@ type trapListener struct {
 var trapListeners = []trapListener{
 	{"inetd", func(k kernelSetup, n *testNet) { k.start(n, "") }},
 	{"dual-stack socket", func(k kernelSetup, n *testNet) { k.load(n); n.listenAndClose(t0(n), ":"+iblockPort) }},
+	// SYN cookies, which Linux sends when a listener's queue overflows,
+	// here for every SYN: no half-open handshake is kept, and forged ACKs
+	// meet the listener itself.
+	{"inetd, SYN cookies always", func(k kernelSetup, n *testNet) {
+		n.mustRun("sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=2")
+		k.start(n, "")
+	}},
 }
 
 // t0 is the test of a test net.
@@ -114,6 +121,7 @@ func TestForgedHandshakeBansTheVictimOnlyShortly(t *testing.T) {
 						k.wantForgeriesShort(t, n, kmsg, addrs, v6, 10*i)
 					})
 				}
+				report(t, "SYN cookies sent: %d", n.syncookiesSent())
 			})
 		}
 	}

@@ -24,7 +24,7 @@ const (
 // loadKernelNft loads examples/linux/iblock.nft, unchanged.
 func (n *testNet) loadKernelNft() {
 	n.t.Helper()
-	n.mustRun(needTool(n.t, "nft"), "-f", "examples/linux/iblock.nft")
+	n.mustRun(needTool(n.t, "nft"), "-f", n.examplePath("iblock.nft"))
 }
 
 // addVictims gives the scanner namespace the victims' addresses, so that

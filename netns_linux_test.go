@@ -71,6 +71,9 @@ type testNet struct {
 	// unique to the test net as its namespaces' names are: the kernel logs
 	// them, and tells one test's lines from another's by them.
 	serverMAC, scannerMAC string
+	// room, when set, is the size the loaded examples' sets get instead
+	// of theirs (setroom_linux_test.go).
+	room int
 }
 
 // newTestNet creates the two namespaces, or skips without root and ip.
