@@ -3,8 +3,10 @@ package main
 // On a router or a container host, the Linux setups trap and ban only
 // connections to the host's own addresses: a client whose connection to
 // a trap port's number elsewhere passes through the host is neither
-// redirected nor banned. A banned scanner is dropped on forwarded traffic
-// too, which keeps it away from the networks behind the host.
+// redirected nor banned. A scanner banned for long is dropped on
+// forwarded traffic too, which keeps it away from the networks behind the
+// host; a short ban, which a forged SYN can make, drops only traffic to
+// the host, so that a forger cannot cut those networks off from anyone.
 
 import (
 	"strings"
@@ -59,6 +61,7 @@ func TestForwardedConnectionsToTrapPortsAreNeitherRedirectedNorBanned(t *testing
 						inside := map[bool]string{false: h.addr4, true: h.addr6}[v6]
 						n.wantForwardedUntouched(t, setup, h.ns, inside, f.bystander)
 					}
+					n.wantShortBanLocal(t, setup, f, hosts[0])
 					n.touchTrap(f.scanner, f.server)
 					if got := setup.banned(n, f.scanner); got == "" {
 						t.Errorf("%s touched the host's own trap port and was not banned", f.scanner)
@@ -90,5 +93,23 @@ func (n *testNet) wantForwardedUntouched(t *testing.T, setup linuxSetup, ns, ins
 		if got := setup.banned(n, addr); got != "" {
 			t.Errorf("forwarded connections banned %s: %s", addr, got)
 		}
+	}
+}
+
+// wantShortBanLocal forges a SYN in the outside bystander's name to the
+// host's trap port: where that bans for an hour, the bystander loses the
+// host's own service and still reaches the inside host, both ways.
+func (n *testNet) wantShortBanLocal(t *testing.T, setup linuxSetup, f family, h insideHost) {
+	t.Helper()
+	n.sendSYNs(t, f.server, 23, f.bystander)
+	if !eventually(dropWait, func() bool { return setup.banned(n, f.bystander) == "1h" }) {
+		return // iblock alone: a SYN bans nobody
+	}
+	inside := map[bool]string{false: h.addr4, true: h.addr6}[f.name == "IPv6"]
+	if n.reachesService(f.bystander, f.server) {
+		t.Errorf("the short-banned %s still reaches the host's own service", f.bystander)
+	}
+	if !greetedFrom(n.scanner, f.bystander, inside, "5432") || !greetedFrom(h.ns, inside, f.bystander, "5432") {
+		t.Errorf("the short-banned %s and %s no longer reach each other through the host", f.bystander, inside)
 	}
 }
