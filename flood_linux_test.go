@@ -178,3 +178,57 @@ func TestFloodOfForgedSYNsFillsTheShortBansVisiblyAndLongBansGoOn(t *testing.T) 
 		})
 	}
 }
+
+// banFullCount reads how many long bans a full set refused: nft's named
+// counter ban_full, or the packets of the iptables rule that jumps to
+// iblock_full from iblock_ban_add.
+func (k kernelSetup) banFullCount(n *testNet) int {
+	n.t.Helper()
+	if k.name == "nft" {
+		out := n.mustRun("nft", "list", "counter", "inet", "iblock", "ban_full")
+		m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			n.t.Fatalf("nft list counter: %s", out)
+		}
+		return mustAtoi(m[1])
+	}
+	out := n.mustRun("iptables", "-t", "mangle", "-L", "iblock_ban_add", "-v", "-x", "-n")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == "iblock_full" {
+			return mustAtoi(f[0])
+		}
+	}
+	n.t.Fatalf("no rule jumps to iblock_full:\n%s", out)
+	return 0
+}
+
+// TestFullLongBanSetIsCountedAndLogged fills iblocked to its shipped size,
+// then completes real handshakes until one cannot be banned (the first
+// with nft; ipset's maxelem is not exact, its sets take some more): the
+// rulesets count it and log it.
+func TestFullLongBanSetIsCountedAndLogged(t *testing.T) {
+	slow(t)
+	for _, k := range kernelSetups {
+		t.Run(k.name, func(t *testing.T) {
+			kmsg := followKmsg(t)
+			n := newTestNet(t)
+			k.load(n)
+			n.listenAndClose(t, ":"+iblockPort)
+			nft := k.name == "nft"
+			size := setSize(t, nft, "iblocked")
+			n.fillSet(nft, "iblocked", setAddresses(size, false))
+			var from string
+			for i := 1; i <= burstSize && (i == 1 || k.banFullCount(n) == 0); i++ {
+				from = burstAddress(i)
+				n.connectThenClose(t, from, server4, false)
+				kmsg.waitLine(t, "iblock-", n.kmsgMAC(), kmsgSrc(from)) // iblock-ban: or iblock-full:
+			}
+			lines := kmsg.lines("iblock-full: ", n.kmsgMAC())
+			report(t, "iblocked full at %d: %d elements when %s was refused, counted %d, %d iblock-full lines: %q",
+				size, len(k.list(n, "iblocked")), from, k.banFullCount(n), len(lines), lines)
+			if k.banLength(n, from) == "10d" || k.banFullCount(n) < 1 || len(lines) != 1 || !strings.Contains(lines[0], kmsgSrc(from)) {
+				t.Errorf("with iblocked full, %s was banned %q and counted %d times; lines %q", from, k.banLength(n, from), k.banFullCount(n), lines)
+			}
+		})
+	}
+}
