@@ -1,5 +1,9 @@
 package main
 
+// The four backends, pf, npf, nft and ipset: the argv of a ban on each, and
+// what their answers mean (already banned, worth another try, a missing
+// set).
+
 import (
 	"bytes"
 	"net/netip"
