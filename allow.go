@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -26,11 +27,11 @@ func loadAllowlist(path string) ([]netip.Prefix, error) {
 	}
 	data, err := readSmallFile(path, maxAllowlistSize)
 	if err != nil {
-		return nil, errors.New("allowlist " + path + ": " + err.Error())
+		return nil, fmt.Errorf("allowlist %s: %w", path, err)
 	}
 	list, err := parseAllowlist(string(data))
 	if err != nil {
-		return nil, errors.New("allowlist " + path + ": " + err.Error())
+		return nil, fmt.Errorf("allowlist %s: %w", path, err)
 	}
 	return list, nil
 }

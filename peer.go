@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +24,7 @@ func peerAddr(fd int) (netip.Addr, error) {
 			"inetd.conf must start iblock as a nowait service, not wait")
 	}
 	if err != nil {
-		return netip.Addr{}, errors.New("getpeername: " + err.Error())
+		return netip.Addr{}, fmt.Errorf("getpeername: %w", err)
 	}
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:

@@ -11,6 +11,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,7 @@ type spawner struct {
 func newSpawner() (*spawner, error) {
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, errors.New("/dev/null: " + err.Error())
+		return nil, fmt.Errorf("/dev/null: %w", err)
 	}
 	return &spawner{devnull: fd}, nil
 }
@@ -84,7 +85,7 @@ func (sp *spawner) spawn(argv []string, timeout time.Duration) *result {
 func (sp *spawner) start(argv []string) (pid, out int, err error) {
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
-		return 0, -1, errors.New("pipe: " + err.Error())
+		return 0, -1, fmt.Errorf("pipe: %w", err)
 	}
 	pid, err = syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Env:   programEnv,
@@ -94,7 +95,7 @@ func (sp *spawner) start(argv []string) (pid, out int, err error) {
 	unix.Close(pipe[1])
 	if err != nil {
 		unix.Close(pipe[0])
-		return 0, -1, errors.New("cannot run " + argv[0] + ": " + err.Error())
+		return 0, -1, fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
 	return pid, pipe[0], nil
 }
@@ -136,7 +137,7 @@ func (res *result) collect(pid, out int, deadline time.Time) {
 			res.timedOut = true
 			if err := unix.Kill(-pid, unix.SIGKILL); err != nil {
 				// pfctl run by doas is root's, and iblock cannot kill it.
-				res.err = errors.New("still running after " + res.timeout.String() + " and cannot be killed: " + err.Error())
+				res.err = fmt.Errorf("still running after %v and cannot be killed: %w", res.timeout, err)
 				return
 			}
 			deadline = time.Now().Add(killGrace)
