@@ -11,10 +11,13 @@ import (
 )
 
 // defaultAllowlist keeps iblock from banning the machine itself, which the
-// C original does when something on loopback touches a trap port.
-var defaultAllowlist = []netip.Prefix{
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("::1/128"),
+// C original does when something on loopback touches a trap port. Each
+// call returns a list of its own.
+func defaultAllowlist() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"),
+		netip.MustParsePrefix("::1/128"),
+	}
 }
 
 // maxAllowlistSize bounds what iblock reads for every connection.
@@ -23,7 +26,7 @@ const maxAllowlistSize = 1 << 20
 // loadAllowlist reads the allowlist file, or returns the default one for "".
 func loadAllowlist(path string) ([]netip.Prefix, error) {
 	if path == "" {
-		return defaultAllowlist, nil
+		return defaultAllowlist(), nil
 	}
 	data, err := readSmallFile(path, maxAllowlistSize)
 	if err != nil {

@@ -28,11 +28,11 @@ const (
 	longestPause   = 10 * time.Millisecond
 )
 
-// programEnv is the whole environment of the programs iblock runs: the
+// programPath is the whole environment of the programs iblock runs: the
 // safe PATH doas gives its commands, and nothing iblock inherited (under
 // inetd or systemd that is LISTEN_FDS and the like; LD_PRELOAD must never
 // reach a program run as root).
-var programEnv = []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"}
+const programPath = "PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
 
 // spawner runs programs with /dev/null as their stdin. It opens /dev/null
 // once, before the sandbox is applied: after pledge, OpenBSD lets a process
@@ -88,7 +88,7 @@ func (sp *spawner) start(argv []string) (pid, out int, err error) {
 		return 0, -1, fmt.Errorf("pipe: %w", err)
 	}
 	pid, err = syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
-		Env:   programEnv,
+		Env:   []string{programPath},
 		Files: []uintptr{uintptr(sp.devnull), uintptr(pipe[1]), uintptr(pipe[1])},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})
