@@ -35,9 +35,9 @@ func banTarget(conf *config, allow []netip.Prefix, addr netip.Addr) (target, why
 	return network.String(), ""
 }
 
-// setName is the nft set or ipset for the family: nft and ipset sets hold
+// familySet is the nft set or ipset for the family: nft and ipset sets hold
 // one family each, so IPv6 goes to the table name with a "6".
-func setName(table string, v6 bool) string {
+func familySet(table string, v6 bool) string {
 	if v6 {
 		return table + "6"
 	}
@@ -69,9 +69,9 @@ func banCommands(conf *config, target string, v6 bool) [][]string {
 	case "npf":
 		cmds = append(cmds, []string{p, "table", t, "add", target})
 	case "nft":
-		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", setName(t, v6), "{", nftElement(target), "}"})
+		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", familySet(t, v6), "{", nftElement(target), "}"})
 	case "ipset":
-		cmds = append(cmds, []string{p, "add", setName(t, v6), target, "-exist"})
+		cmds = append(cmds, []string{p, "add", familySet(t, v6), target, "-exist"})
 	}
 	if conf.helper != "" {
 		for i, argv := range cmds {
@@ -92,7 +92,7 @@ func alreadyBanned(backend string, res *result) bool {
 // The set needs a timeout for expiry; an nft set needs no "interval" flag
 // (see nftElement) and "dynamic" lets the kernel-side ruleset add to it.
 func missingSetHint(conf *config, res *result, v6 bool) string {
-	set := setName(conf.table, v6)
+	set := familySet(conf.table, v6)
 	nftType, ipsetFamily := "ipv4_addr", "inet"
 	if v6 {
 		nftType, ipsetFamily = "ipv6_addr", "inet6"

@@ -75,7 +75,7 @@ func (sp *spawner) spawn(argv []string, timeout time.Duration) *result {
 		return res
 	}
 	defer unix.Close(out)
-	res.collect(pid, out, time.Now().Add(timeout))
+	res.reap(pid, out, time.Now().Add(timeout))
 	return res
 }
 
@@ -100,13 +100,13 @@ func (sp *spawner) start(argv []string) (pid, out int, err error) {
 	return pid, pipe[0], nil
 }
 
-// collect reads the program's output until it has exited and been reaped.
+// reap reads the program's output until it has exited, and reaps it.
 // It never blocks for long: a program that hangs, or that leaves a child
 // holding the pipe, must not hold iblock. While the pipe is open it polls
 // it a millisecond at a time (poll's unit), checking for the exit in
 // between; once the pipe is closed it sleeps in pauses that double from
 // firstPause up to longestPause.
-func (res *result) collect(pid, out int, deadline time.Time) {
+func (res *result) reap(pid, out int, deadline time.Time) {
 	pipeOpen, pause := true, firstPause
 	for {
 		if pipeOpen {
