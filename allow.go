@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultAllowlist keeps iblock from banning the machine itself, which the
-// C original does when something on loopback touches a trap port. Each
-// call returns a list of its own.
+// defaultAllowlist is the loopback networks: a program on the machine that
+// touches a trap port through loopback is not banned, as the C original
+// would ban it. It holds nothing else: a connection from one of the
+// machine's own public addresses is banned like any other. Each call
+// returns a list of its own.
 func defaultAllowlist() []netip.Prefix {
 	return []netip.Prefix{
 		netip.MustParsePrefix("127.0.0.0/8"),

@@ -115,7 +115,9 @@ const addTries = 3
 // worthRetrying reports whether a failed command may succeed if run again.
 // nft adds to an interval set that run at the same time, as in a burst of
 // scanners, now and then fail with a spurious overlap; run again, they pass.
-// The shipped rulesets have no interval sets; older ones may.
+// The sets iblock adds to in the shipped rulesets (iblocked*, and the
+// kernel's syn_banned*) are not interval sets; their allow sets are, and
+// so may the ban sets of rulesets written before.
 func worthRetrying(backend string, res *result) bool {
 	return backend == "nft" && res.exitedWith(1) &&
 		bytes.Contains(res.output, []byte("interval overlaps with an existing one"))

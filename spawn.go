@@ -3,10 +3,8 @@ package main
 // Running the firewall programs. This uses fork and exec directly rather
 // than os/exec, whose Cmd starts Go's network poller and a goroutine per
 // pipe on first use, and iblock is a new process for every connection.
-// Measured by TestSpawnCostsNoMoreThanOsExec (medians of 41, a new process
-// each time), running one program cost every connection 0.2 to 23 ms more
-// through os/exec, in eight runs on 2 cores shared with other work (a load
-// of 10 to 25): how much is noisy, that os/exec costs more was not.
+// TestSpawnCostsNoMoreThanOsExec measures both ways, a new process each
+// time, and prints their medians.
 
 import (
 	"bytes"
@@ -167,9 +165,11 @@ func (res *result) readOutput(out int, pause time.Duration) (event, open bool) {
 	return true, false
 }
 
-// drain reads what the pipe already holds, and reports whether that ended
-// with the end of file. It stops after a bounded number of reads, in case
-// something left behind keeps writing.
+// drain reads, without waiting, what the pipe holds once the program has
+// exited, and reports whether it reached the end of the pipe (end of file,
+// or a read error). False means something the program started still holds
+// the pipe open: nothing to read yet, or more than 64 reads of output, as
+// from something left behind that keeps writing.
 func (res *result) drain(out int) bool {
 	for i := 0; i < 64; i++ {
 		fds := []unix.PollFd{{Fd: int32(out), Events: unix.POLLIN}}
