@@ -190,11 +190,8 @@ func checkTable(name, backend string) error {
 		return errors.New("bad table name " + strconv.Quote(name) + ": 1 to " + strconv.Itoa(limit) +
 			" letters, digits, '_', '-' or '.', not starting with '-'")
 	}
-	// nft reads a word that starts with a digit as a number, and one that
-	// starts with '-' as an option: its names start with a letter, '_' or '.'.
-	if c := name[0]; backend == "nft" && c >= '0' && c <= '9' {
-		return errors.New("bad table name " + strconv.Quote(name) +
-			": nft takes a set name that starts with a letter, '_' or '.'")
+	if backend == "nft" {
+		return checkNftSetName(name)
 	}
 	return nil
 }
