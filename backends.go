@@ -1,8 +1,8 @@
 package main
 
 // The four backends, pf, npf, nft and ipset: the argv of a ban on each, and
-// what their answers mean (already banned, worth another try, a missing
-// set).
+// what their answers mean (already banned, worth another try, a full or a
+// missing set).
 
 import (
 	"bytes"
@@ -85,6 +85,29 @@ func banCommands(conf *config, target string, v6 bool) [][]string {
 // in the table already, which is what npfctl does.
 func alreadyBanned(backend string, res *result) bool {
 	return backend == "npf" && res.exitedWith(1) && bytes.Contains(res.output, []byte("entry already exists"))
+}
+
+// failureHint explains a failed nft or ipset add whose set is full or
+// does not exist, for the end of the err line; it is "" for any other
+// failure.
+func failureHint(conf *config, res *result, target string, v6 bool) string {
+	if setFull(conf.backend, res) {
+		return "; set " + familySet(conf.table, v6) + " is full, " + target + " is not banned"
+	}
+	return missingSetHint(conf, res, v6)
+}
+
+// setFull reports whether an add failed because the set holds as many
+// elements as it may: nft's size, for which nft prints the kernel's
+// ENFILE, or ipset's maxelem.
+func setFull(backend string, res *result) bool {
+	switch backend {
+	case "nft":
+		return res.exitedWith(1) && bytes.Contains(res.output, []byte("Too many open files in system"))
+	case "ipset":
+		return res.exitedWith(1) && bytes.Contains(res.output, []byte("Hash is full"))
+	}
+	return false
 }
 
 // missingSetHint explains a failed nft or ipset add whose set does not exist

@@ -35,7 +35,7 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *s
 			res = sp.spawn(argv, programTimeout)
 		}
 		if !res.ok() && !alreadyBanned(conf.backend, res) {
-			return errors.New(res.describe() + missingSetHint(conf, res, peer.Is6()))
+			return errors.New(res.describe() + failureHint(conf, res, target, peer.Is6()))
 		}
 	}
 	return nil
