@@ -1,9 +1,7 @@
 package main
 
 import (
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,14 +12,8 @@ import (
 // and their IPv6 sets' names, must parse, and fail only because no such
 // set exists.
 func TestNftRefusesEveryKeywordAsASetName(t *testing.T) {
-	needRoot(t)
+	ns := scratchNamespace(t, "nft-keywords")
 	nft := needTool(t, "nft")
-	needTool(t, "ip")
-	ns := "iblock-nft-" + strconv.Itoa(os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v %s", ns, err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
 	add := func(set string) string {
 		out, err := exec.Command("ip", "netns", "exec", ns, nft, "add", "element", "inet", "iblock", set, "{", "192.0.2.1", "}").CombinedOutput()
 		if err == nil {

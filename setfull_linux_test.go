@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,9 +28,7 @@ func TestRealFullSetIsSaidInWords(t *testing.T) {
 			if _, err := os.Stat(program); err != nil {
 				skipOrFail(t, "iblock runs "+program+": "+err.Error())
 			}
-			ns := "iblock-full-" + strconv.Itoa(os.Getpid()) + "-" + tc.backend
-			mustCombined(t, exec.Command(ip, "netns", "add", ns))
-			t.Cleanup(func() { exec.Command(ip, "netns", "delete", ns).Run() })
+			ns := scratchNamespace(t, "full-"+tc.backend)
 			read := []string{"-f", "-"} // how each reads commands from stdin
 			if tc.backend == "ipset" {
 				read = []string{"restore"}
