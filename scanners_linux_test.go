@@ -82,9 +82,9 @@ type linuxSetup struct {
 func (k kernelSetup) banLength(n *testNet, addr string) string {
 	v6 := strings.Contains(addr, ":")
 	switch {
-	case k.has(n, setName("iblocked", v6), addr):
+	case k.has(n, familySet("iblocked", v6), addr):
 		return "10d"
-	case k.has(n, setName(k.short, v6), addr):
+	case k.has(n, familySet(k.short, v6), addr):
 		return "1h"
 	}
 	return ""
@@ -108,7 +108,7 @@ var linuxSetups = []linuxSetup{
 			n.serve()
 		},
 		func(n *testNet, addr string) string {
-			if n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr) {
+			if n.nftHas(familySet("iblocked", strings.Contains(addr, ":")), addr) {
 				return "10d"
 			}
 			return ""
