@@ -21,11 +21,11 @@ var forwardingSetups = []linuxSetup{
 	{"kernel-side ipset", func(n *testNet, _ string) { kernelSetups[1].start(n, "") }, kernelSetups[1].banLength},
 	{"iblock behind inetd, nft", func(n *testNet, _ string) { n.loadNftExample(); n.startInetd(""); n.serve() },
 		func(n *testNet, addr string) string {
-			return iblockBanned(n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr))
+			return iblockBanned(n.nftHas(familySet("iblocked", strings.Contains(addr, ":")), addr))
 		}},
 	{"iblock behind inetd, ipset", func(n *testNet, _ string) { n.loadIpsetExample(); n.startInetd(" -b ipset"); n.serve() },
 		func(n *testNet, addr string) string {
-			return iblockBanned(kernelSetups[1].has(n, setName("iblocked", strings.Contains(addr, ":")), addr))
+			return iblockBanned(kernelSetups[1].has(n, familySet("iblocked", strings.Contains(addr, ":")), addr))
 		}},
 }
 
