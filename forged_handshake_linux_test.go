@@ -88,7 +88,7 @@ type trapListener struct {
 
 var trapListeners = []trapListener{
 	{"inetd", func(k kernelSetup, n *testNet) { k.start(n, "") }},
-	{"dual-stack socket", func(k kernelSetup, n *testNet) { k.load(n); n.listenAndClose(t0(n), ":"+iblockPort) }},
+	{"dual-stack socket", func(k kernelSetup, n *testNet) { k.load(n); n.listenAndClose(n.t, ":"+iblockPort) }},
 	// SYN cookies, which Linux sends when a listener's queue overflows,
 	// here for every SYN: no half-open handshake is kept, and forged ACKs
 	// meet the listener itself.
@@ -97,9 +97,6 @@ var trapListeners = []trapListener{
 		k.start(n, "")
 	}},
 }
-
-// t0 is the test of a test net.
-func t0(n *testNet) *testing.T { return n.t }
 
 // TestForgedHandshakeBansTheVictimOnlyShortly forges, for each kernel-side
 // setup, listener and family, handshakes in the names of addresses that
