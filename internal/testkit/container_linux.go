@@ -169,6 +169,9 @@ type Container struct {
 	// consoleShown: a failed test shows the console once.
 	consoleShown bool
 	cgroups      []string
+	// footprint is what nspawn makes on the host for this container and
+	// does not remove when it exits (see Footprint).
+	footprint []string
 }
 
 // lockedBuffer collects nspawn's output while the test reads it.
@@ -279,7 +282,7 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 	t.Helper()
 	nspawn := NeedTool(t, "systemd-nspawn")
 	NeedTool(t, "nsenter")
-	staleCgroupsRemoved.Do(removeStaleCgroups)
+	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation() })
 	c := &Container{T: t, Name: containerName(), Root: root, Net: n, exited: make(chan struct{})}
 	for _, r := range cgroupRoots() {
 		dir := filepath.Join(r, c.Name)
@@ -309,6 +312,9 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 	// InNamespace does), and the signal would then kill nspawn while the
 	// test runs. A test process killed midway leaves the Container to
 	// the next run's removeStaleCgroups.
+	if c.footprint, err = nspawnFootprint(c.Name, root); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.nspawn.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -439,9 +445,64 @@ func (c *Container) Remove() {
 		}
 	}
 	c.cgroups = nil
+	for _, p := range c.footprint {
+		if err := os.RemoveAll(p); err != nil {
+			c.T.Errorf("container %s: %v", c.Name, err)
+		}
+	}
+	if left := c.Footprint(); len(left) > 0 {
+		c.T.Errorf("container %s left on the host: %q", c.Name, left)
+	}
 	if c.T.Failed() && !c.consoleShown {
 		c.consoleShown = true
 		c.T.Logf("console of %s:\n%s", c.Name, c.console.String())
+	}
+}
+
+// nspawnDir is where systemd-nspawn keeps its state on the host.
+const nspawnDir = "/run/systemd/nspawn"
+
+// nspawnFootprint returns what nspawn makes on the host for a machine
+// booted from the directory root and leaves when it exits: the directory
+// through which it propagates mounts into the machine, named after the
+// machine, and the lock of the root directory, named after its device
+// and inode.
+func nspawnFootprint(machine, root string) ([]string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return nil, err
+	}
+	return []string{
+		filepath.Join(nspawnDir, "propagate", machine),
+		filepath.Join(nspawnDir, "locks", fmt.Sprintf("inode-%d:%d", st.Dev, st.Ino)),
+	}, nil
+}
+
+// Footprint returns what nspawn made on the host for this container and
+// is still there: while it runs, its mount propagation directory and
+// the lock of its root directory; once Remove has run, nothing.
+func (c *Container) Footprint() []string {
+	var there []string
+	for _, p := range c.footprint {
+		if _, err := os.Lstat(p); err == nil {
+			there = append(there, p)
+		}
+	}
+	return there
+}
+
+// removeStalePropagation removes the mount propagation directories of
+// containers that test processes which no longer run had booted.
+func removeStalePropagation() {
+	entries, _ := os.ReadDir(filepath.Join(nspawnDir, "propagate"))
+	for _, e := range entries {
+		m := staleCgroups.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); os.IsNotExist(err) {
+			os.RemoveAll(filepath.Join(nspawnDir, "propagate", e.Name()))
+		}
 	}
 }
 

@@ -55,7 +55,8 @@
 // Booted systems (container_linux.go): Boot boots systemd under
 // systemd-nspawn in a Net's server namespace on OverlayRoot, a copy of a
 // cached Debian root file system; a Container runs commands inside
-// (Run, MustRun), powers off or loses power.
+// (Run, MustRun), powers off or loses power, and when its test ends
+// leaves nothing behind on the host.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.
