@@ -94,16 +94,6 @@ func TestFreeBSDExamplesServeBothFamiliesThroughDoasAndPfctl(t *testing.T) {
 	if doas := testkit.ExampleLines(t, "doas.conf"); len(doas) != 1 || !strings.HasSuffix(doas[0], "_iblock as root cmd /sbin/pfctl") {
 		t.Errorf("examples/doas.conf does not permit _iblock to run /sbin/pfctl: %q", doas)
 	}
-	pf := strings.Join(testkit.ExampleLines(t, "freebsd/pf.conf"), "\n")
-	for _, want := range []string{
-		`table <iblocked> persist file "/etc/iblocked"`,
-		"rdr on $ext_if proto tcp to port $trap_ports -> ($ext_if) port 2507",
-		"block in quick from <iblocked> label iblock",
-	} {
-		if !strings.Contains(pf, want) {
-			t.Errorf("freebsd/pf.conf lacks %q", want)
-		}
-	}
 	rc := strings.Join(testkit.ExampleLines(t, "freebsd/rc.conf"), "\n")
 	rate := 0
 	if m := regexp.MustCompile(`inetd_flags="[^"]*-R (\d+)"`).FindStringSubmatch(rc); m != nil {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -59,18 +57,8 @@ func SamplePeak(count func() int) (stop func() int) {
 }
 
 // IblockProcesses returns the pids of the running processes of Iblock.
-func IblockProcesses() []string {
-	dirs, _ := os.ReadDir("/proc")
-	var pids []string
-	for _, d := range dirs {
-		if _, err := strconv.Atoi(d.Name()); err != nil {
-			continue
-		}
-		if exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && exe == Iblock {
-			pids = append(pids, d.Name())
-		}
-	}
-	return pids
+func IblockProcesses() []int {
+	return Processes(func(p Process) bool { return p.Exe == Iblock })
 }
 
 // BurstSummary is what a burst achieved: how many scanners were banned,

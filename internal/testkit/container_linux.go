@@ -334,35 +334,14 @@ func (c *Container) waitPID1() {
 			c.T.Fatalf("nspawn exited: %v\n%s", c.nspawn.ProcessState, c.console.String())
 		default:
 		}
-		c.PID1 = childRunning(c.nspawn.Process.Pid, "/systemd")
+		parent := c.nspawn.Process.Pid
+		systemd := Processes(func(p Process) bool { return p.Parent == parent && strings.HasSuffix(p.Exe, "/systemd") })
+		c.PID1 = 0
+		if len(systemd) > 0 {
+			c.PID1 = systemd[0]
+		}
 		return c.PID1 != 0
 	})
-}
-
-// childRunning returns the pid of a child of parent whose executable's
-// path ends in suffix, or 0.
-func childRunning(parent int, suffix string) int {
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name in parentheses may hold spaces: the fields
-		// that follow it are state, then the parent's pid.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
-			continue
-		}
-		if exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && strings.HasSuffix(exe, suffix) {
-			return pid
-		}
-	}
-	return 0
 }
 
 // WaitRunning waits until systemd has finished starting the system, and

@@ -44,7 +44,7 @@
 //     StartSocketActivate, WantScannerBannedAlone. NewNamespace and
 //     IPBatch build other topologies.
 //   - Sets: one reader, ScanSets, which streams any listing of nft or
-//     ipset; NftSet, IpsetSet, Elements, Addresses, NftHas, NftElement and
+//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement and
 //     NftSets are built on it, NftExpiry and IpsetTimeout read an
 //     element's time left; one filler, FillNft and FillIpset. SetName and
 //     NftElementOf are what iblock.8 says iblock adds.

@@ -97,12 +97,12 @@ func (n *Net) NftSet(set string) []string { n.T.Helper(); return n.Elements(NftL
 // IpsetSet returns the members of an ipset, each with its timeout.
 func (n *Net) IpsetSet(set string) []string { n.T.Helper(); return n.Elements(IpsetListing(set)...) }
 
-// Addresses returns the addresses (or prefixes) a listing command prints,
-// without what follows each.
-func (n *Net) Addresses(argv ...string) map[string]bool {
+// NftAddresses returns the addresses (or prefixes) in a set of table inet
+// iblock, without their timeouts.
+func (n *Net) NftAddresses(set string) map[string]bool {
 	n.T.Helper()
 	addrs := map[string]bool{}
-	n.ScanSets(argv, func(_, e string) { addrs[strings.Fields(e)[0]] = true })
+	n.ScanSets(NftListing(set), func(_, e string) { addrs[strings.Fields(e)[0]] = true })
 	return addrs
 }
 

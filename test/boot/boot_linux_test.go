@@ -238,7 +238,7 @@ func burstThroughSocket(t *testing.T, c *container, n *testNet) {
 	took := time.Since(start)
 	peak := peakUnits()
 	logged = c.burstBans()
-	s := testkit.Summarize(results, n.Addresses("iblocked"))
+	s := testkit.Summarize(results, n.NftAddresses("iblocked"))
 	testkit.Report(t, "%d scanners banned by iblock in %v, %.1f a second; at most %d iblock units at once, %d started in the busiest 2 s",
 		len(logged), took.Round(100*time.Millisecond), float64(len(logged))/took.Seconds(), peak, busiestWindow(c.unitStarts(), 2*time.Second))
 	testkit.Report(t, "as the scanners saw it: %v", s)
@@ -247,7 +247,7 @@ func burstThroughSocket(t *testing.T, c *container, n *testNet) {
 			t.Errorf("iblock logged %s as blocked %d times, want once", testkit.BurstAddress(i), k)
 		}
 	}
-	if inSet := len(n.Addresses("iblocked")); inSet < testkit.BurstSize {
+	if inSet := len(n.NftAddresses("iblocked")); inSet < testkit.BurstSize {
 		t.Errorf("%d addresses in iblocked after a burst of %d", inSet, testkit.BurstSize)
 	}
 	if got := c.socketAccepted() - accepted; got != testkit.BurstSize {

@@ -59,11 +59,11 @@ func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
 	if out, err := exec.Command(nixInstantiate, "--parse", "examples/linux/iblock.nix").CombinedOutput(); err != nil {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
-	nix, _ := os.ReadFile("examples/linux/iblock.nix")
+	nix := []byte(testkit.ReadExample(t, "linux/iblock.nix"))
 	if !strings.Contains(string(nix), "networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;") {
 		t.Error("iblock.nix does not load examples/linux/iblock.nft")
 	}
-	ruleset, _ := os.ReadFile("examples/linux/iblock.nft")
+	ruleset := []byte(testkit.ReadExample(t, "linux/iblock.nft"))
 	saved := regexp.MustCompile(`for set in ([^;]*); do`).FindSubmatch(nix)
 	declared := regexp.MustCompile(`(?m)^\tset (\S+) \{`).FindAllSubmatch(ruleset, -1)
 	var names []string
@@ -96,7 +96,7 @@ func TestExampleNixModuleVendorHashMatchesTheModules(t *testing.T) {
 		t.Fatalf("nix-hash: %v %v %q", err, herr, out)
 	}
 	want := `vendorHash = "sha256-` + base64.StdEncoding.EncodeToString(sum) + `";`
-	if nix, _ := os.ReadFile("examples/linux/iblock.nix"); !strings.Contains(string(nix), want) {
+	if nix := testkit.ReadExample(t, "linux/iblock.nix"); !strings.Contains(nix, want) {
 		t.Errorf("iblock.nix lacks %s", want)
 	}
 }
@@ -230,8 +230,8 @@ func TestExampleMasksAgreeWithIblocksPrefixLengths(t *testing.T) {
 		lines = append(lines, strings.Join(strings.Fields(l)[6:], " "))
 	}
 	lines = append(lines, testkit.UnitSettings(t, "linux/iblock@.service")["ExecStart"])
-	nix, _ := os.ReadFile("examples/linux/iblock.nix")
-	lines = append(lines, regexp.MustCompile(`ExecStart = "([^"]*)"`).FindStringSubmatch(string(nix))[1])
+	nix := testkit.ReadExample(t, "linux/iblock.nix")
+	lines = append(lines, regexp.MustCompile(`ExecStart = "([^"]*)"`).FindStringSubmatch(nix)[1])
 	for _, line := range lines {
 		f := strings.Fields(line)
 		for i := range f[:len(f)-1] {

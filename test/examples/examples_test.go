@@ -35,27 +35,40 @@ func TestExampleInetdConfServesBothFamiliesWithARaisedSpawnLimit(t *testing.T) {
 }
 
 func TestExamplePfConfBlocksTheDefaultTableAndRedirectsToInetd(t *testing.T) {
-	text := strings.Join(testkit.ExampleLines(t, "pf.conf"), "\n")
-	for _, want := range []string{
+	wantPfConf(t, "pf.conf",
+		"pass in quick on egress inet proto tcp to port $trap_ports rdr-to 127.0.0.1 port 2507",
+		"pass in quick on egress inet6 proto tcp to port $trap_ports rdr-to ::1 port 2507")
+}
+
+func TestExampleFreeBSDPfConfBlocksTheDefaultTableAndRedirectsToInetd(t *testing.T) {
+	wantPfConf(t, "freebsd/pf.conf", "rdr on $ext_if proto tcp to port $trap_ports -> ($ext_if) port 2507")
+}
+
+// wantPfConf fails the test unless a pf.conf example loads the default
+// table from /etc/iblocked and blocks it before it passes anything, holds
+// the redirections given, and makes no port a server commonly serves a
+// trap port.
+func wantPfConf(t *testing.T, name string, redirects ...string) {
+	t.Helper()
+	text := strings.Join(testkit.ExampleLines(t, name), "\n")
+	for _, want := range append([]string{
 		`table <iblocked> persist file "/etc/iblocked"`,
 		"block in quick from <iblocked> label iblock",
-		"pass in quick on egress inet proto tcp to port $trap_ports rdr-to 127.0.0.1 port 2507",
-		"pass in quick on egress inet6 proto tcp to port $trap_ports rdr-to ::1 port 2507",
-	} {
+	}, redirects...) {
 		if !strings.Contains(text, want) {
-			t.Errorf("pf.conf lacks %q", want)
+			t.Errorf("%s lacks %q", name, want)
 		}
 	}
 	if strings.Index(text, "block in quick") > strings.Index(text, "pass in quick") {
-		t.Error("the block rule must come before the redirections")
+		t.Errorf("%s: the block rule must come before the pass rules", name)
 	}
 	ports := regexp.MustCompile(`trap_ports = "\{([ 0-9]+)\}"`).FindStringSubmatch(text)
 	if ports == nil {
-		t.Fatal("no trap_ports macro")
+		t.Fatalf("%s: no trap_ports macro", name)
 	}
 	for _, p := range strings.Fields(ports[1]) {
 		if p == "22" || p == "80" || p == "443" || p == "2507" {
-			t.Errorf("trap port %s is one a server commonly serves", p)
+			t.Errorf("%s: trap port %s is one a server commonly serves", name, p)
 		}
 	}
 }
@@ -86,11 +99,7 @@ func defaultProgram(t *testing.T, backend string) string {
 // /etc/iblocked pointing into the test's directory.
 func exampleScript(t *testing.T, fk *testkit.FakeDir, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("examples", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.ReplaceAll(string(data), "/sbin/pfctl", fk.Path("pfctl"))
+	text := strings.ReplaceAll(testkit.ReadExample(t, name), "/sbin/pfctl", fk.Path("pfctl"))
 	text = strings.ReplaceAll(text, "/etc/iblocked", filepath.Join(fk.Dir, "iblocked"))
 	path := filepath.Join(fk.Dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o755); err != nil {

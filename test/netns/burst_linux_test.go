@@ -22,7 +22,7 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 		before[testkit.BurstAddress(i)] = testkit.Log.Count("blocking " + testkit.BurstAddress(i))
 	}
 	results, peak := n.Burst()
-	banned := n.Addresses("iblocked")
+	banned := n.NftAddresses("iblocked")
 	s := testkit.Summarize(results, banned)
 	testkit.Report(t, "%v; at most %d iblocks at once", s, peak)
 	if s.Banned != testkit.BurstSize || len(banned) != testkit.BurstSize {
@@ -39,7 +39,7 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 	}
 	late := testkit.BurstAddress(testkit.BurstSize + 10)
 	n.TouchTrap(late, testkit.Server4)
-	if !n.Addresses("iblocked")[late] {
+	if !n.NftAddresses("iblocked")[late] {
 		t.Errorf("after the burst, the trap did not ban %s", late)
 	}
 	waitNoIblock(t)
@@ -61,7 +61,7 @@ func TestBurstThroughInetdWithPlainNowaitIsMeasured(t *testing.T) {
 	n.LoadNftExample()
 	n.StartInetdEdited(func(line string) string { return strings.Replace(line, "nowait.3000", "nowait", 1) })
 	results, _ := n.Burst()
-	s := testkit.Summarize(results, n.Addresses("iblocked"))
+	s := testkit.Summarize(results, n.NftAddresses("iblocked"))
 	testkit.Report(t, "with a plain nowait, %d of %d scanners banned; the others met a closed trap", s.Banned, testkit.BurstSize)
 	waitNoIblock(t)
 }
@@ -74,7 +74,7 @@ func TestBurstThroughSystemdSocketActivateIsBanned(t *testing.T) {
 	n.LoadNftExample()
 	socket := n.StartSocketActivate()
 	results, peak := n.Burst()
-	s := testkit.Summarize(results, n.Addresses("iblocked"))
+	s := testkit.Summarize(results, n.NftAddresses("iblocked"))
 	testkit.Report(t, "%v; at most %d iblocks at once (the socket's MaxConnections is %s)", s, peak, socket["MaxConnections"])
 	if s.Banned != testkit.BurstSize {
 		t.Errorf("%d of %d scanners banned; failures: %q", s.Banned, testkit.BurstSize, testkit.First(s.Failed, 5))
