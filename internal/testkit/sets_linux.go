@@ -170,6 +170,15 @@ func IpsetTimeout(elem string) (time.Duration, bool) {
 	return time.Duration(s) * time.Second, err == nil
 }
 
+// TimeLeft reads the time an element has left, as nft ("expires
+// 9d23h59m58s") or ipset ("timeout 863999") shows it.
+func TimeLeft(elem string) (time.Duration, bool) {
+	if d, ok := NftExpiry(elem); ok {
+		return d, true
+	}
+	return IpsetTimeout(elem)
+}
+
 // FillNft adds addrs to a set of table inet iblock, ten thousand an
 // element statement, in one nft run.
 func (n *Net) FillNft(set string, addrs []string) {

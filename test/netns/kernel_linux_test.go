@@ -21,10 +21,10 @@ func (n *testNet) addVictims() {
 	n.IPBatch(n.Server, "neigh add "+testkit.Victim6+" lladdr "+n.ScannerMAC+" dev veth0 nud permanent")
 }
 
-// nftExpiry is the time an nft element has left; it fails without one.
-func nftExpiry(t *testing.T, elem string) time.Duration {
+// timeLeft is the time a set's element has left; it fails without one.
+func timeLeft(t *testing.T, elem string) time.Duration {
 	t.Helper()
-	d, ok := testkit.NftExpiry(elem)
+	d, ok := testkit.TimeLeft(elem)
 	if !ok {
 		t.Fatalf("element %q has no expiry", elem)
 	}
@@ -38,12 +38,11 @@ type kernelSetup struct {
 	load             func(*testNet)
 	allowSet, short  string // IPv4 names; IPv6 adds "6"
 	list             func(*testNet, string) []string
-	expiry           func(*testing.T, string) time.Duration
 }
 
 var kernelSetups = []kernelSetup{
-	{"nft", "", (*testNet).LoadKernelNft, "allowed", "syn_banned", (*testNet).NftSet, nftExpiry},
-	{"ipset", " -b ipset", (*testNet).LoadKernelIpset, "iblock_allow", "iblock_syn", (*testNet).IpsetSet, ipsetExpiry},
+	{"nft", "", (*testNet).LoadKernelNft, "allowed", "syn_banned", (*testNet).NftSet},
+	{"ipset", " -b ipset", (*testNet).LoadKernelIpset, "iblock_allow", "iblock_syn", (*testNet).IpsetSet},
 }
 
 // start loads the ruleset, starts inetd with extra arguments for iblock
@@ -85,16 +84,6 @@ func (k kernelSetup) has(n *testNet, set, addr string) bool {
 	return ok
 }
 
-// ipsetExpiry is the time an ipset member has left; it fails without one.
-func ipsetExpiry(t *testing.T, elem string) time.Duration {
-	t.Helper()
-	d, ok := testkit.IpsetTimeout(elem)
-	if !ok {
-		t.Fatalf("member %q has no timeout", elem)
-	}
-	return d
-}
-
 type kernelFamily struct {
 	testkit.Family
 	allowlisted, victim string
@@ -132,7 +121,7 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *testkit.
 		t.Errorf("kernel log line %q lacks IN=veth0 or DPT=23", line)
 	}
 	elem, _ := k.element(n, short, f.victim)
-	d := k.expiry(t, elem)
+	d := timeLeft(t, elem)
 	testkit.Report(t, "a forged SYN bans %s for %v", f.victim, d.Round(time.Second))
 	if d > time.Hour || d < 50*time.Minute {
 		t.Errorf("a bare SYN bans for %v, want an hour", d)
@@ -146,7 +135,7 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *testkit.
 	n.TouchTrap(f.victim, f.Server)
 	kmsg.WaitLine(t, "iblock-ban: ", n.KmsgMAC(), testkit.KmsgSrc(f.victim))
 	elem, _ = k.element(n, f.Set, f.victim)
-	d = k.expiry(t, elem)
+	d = timeLeft(t, elem)
 	testkit.Report(t, "a completed handshake bans %s for %v", f.victim, d.Round(time.Second))
 	if d < 9*24*time.Hour {
 		t.Errorf("the ban after a handshake lasts %v, want about 10 days", d)
