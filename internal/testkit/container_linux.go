@@ -41,7 +41,7 @@ const (
 	// cgroupsEnv tells this test binary, started as the launcher, which
 	// cgroups to join before it executes nspawn.
 	cgroupsEnv = "IBLOCK_NSPAWN_CGROUPS"
-	// containerPath is the PATH of commands run in the Container.
+	// containerPath is the PATH of commands run in the container.
 	containerPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
@@ -299,18 +299,18 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 	start := time.Now()
 	c.nspawn = exec.Command(exe, nspawn, "--quiet", "--boot", "--directory="+root, "--machine="+c.Name,
 		"--register=no", "--keep-unit", "--link-journal=no", "--console=read-only",
-		// Without bpf(2), systemd in the Container cannot enforce
+		// Without bpf(2), systemd in the container cannot enforce
 		// DevicePolicy= and IPAddressDeny=, and says nothing.
 		"--system-call-filter=bpf",
-		// The network namespace is the Container's own: its firewall is
-		// the Container's to change, as a machine's is.
+		// The network namespace is the container's own: its firewall is
+		// the container's to change, as a machine's is.
 		"--network-namespace-path=/run/netns/"+n.Server, "--capability=CAP_NET_ADMIN")
 	c.nspawn.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"),
 		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.nspawn.Stdout, c.nspawn.Stderr = &c.console, &c.console
 	// No Pdeathsig: Go ends threads that a goroutine left locked (as
 	// InNamespace does), and the signal would then kill nspawn while the
-	// test runs. A test process killed midway leaves the Container to
+	// test runs. A test process killed midway leaves the container to
 	// the next run's removeStaleCgroups.
 	if c.footprint, err = nspawnFootprint(c.Name, root); err != nil {
 		t.Fatal(err)
@@ -325,7 +325,7 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 	return c
 }
 
-// waitPID1 finds the Container's PID 1: nspawn's child, once it is systemd.
+// waitPID1 finds the container's PID 1: nspawn's child, once it is systemd.
 func (c *Container) waitPID1() {
 	c.T.Helper()
 	WaitUntil(c.T, 30*time.Second, "no systemd started under nspawn:\n"+c.console.String(), func() bool {
@@ -367,7 +367,7 @@ func (c *Container) WaitRunning() {
 	}
 }
 
-// Command returns a command that runs inside the Container, in all its
+// Command returns a command that runs inside the container, in all its
 // namespaces, with a fixed environment.
 func (c *Container) Command(argv ...string) *exec.Cmd {
 	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(c.PID1), "-a", "--"}, argv...)...)
@@ -375,7 +375,7 @@ func (c *Container) Command(argv ...string) *exec.Cmd {
 	return cmd
 }
 
-// Run runs a command inside the Container and returns its output.
+// Run runs a command inside the container and returns its output.
 func (c *Container) Run(argv ...string) (string, error) { return Combined(c.Command(argv...)) }
 
 func (c *Container) MustRun(argv ...string) string {
@@ -410,7 +410,7 @@ func (c *Container) WaitExited(what string) {
 	c.Remove()
 }
 
-// Remove kills whatever is left of the Container and removes its cgroups.
+// Remove kills whatever is left of the container and removes its cgroups.
 func (c *Container) Remove() {
 	for _, dir := range c.cgroups {
 		killCgroup(dir)

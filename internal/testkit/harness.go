@@ -1,7 +1,7 @@
 package testkit
 
 // The process-level tests run the built iblock the way inetd does: a real
-// TCP Connection on loopback, the accepted socket as fds 0, 1 and 2. The
+// TCP connection on loopback, the accepted socket as fds 0, 1 and 2. The
 // firewall programs and doas are this test binary again, started under
 // their names (see fakes.go); they record their argv. The log is read
 // from a syslog socket the test listens on.
@@ -136,12 +136,12 @@ type Connection struct {
 	Exit     int
 	Pid      int
 	Logs     []LogLine
-	Received []byte // what the Scanner read before the Connection closed
+	Received []byte // what the scanner read before the connection closed
 	Calls    []FakeCall
 	Elapsed  time.Duration
 }
 
-// Scanner says where the trap listens and where the Scanner connects from.
+// Scanner says where the trap listens and where the scanner connects from.
 type Scanner struct {
 	Listen string // "127.0.0.1:0", "[::1]:0", "[::]:0"
 	From   string // source address, "" for the kernel's choice
@@ -154,7 +154,7 @@ var (
 	LoopbackMapped = Scanner{Listen: "[::]:0", Dial: "127.0.0.1"}
 )
 
-// RunInetd accepts one Connection from the Scanner and runs bin with the
+// RunInetd accepts one connection from the scanner and runs bin with the
 // accepted socket as fds 0, 1 and 2, as inetd's nowait services do.
 func RunInetd(t *testing.T, bin string, fk *FakeDir, sc Scanner, args ...string) Connection {
 	t.Helper()
@@ -172,9 +172,9 @@ func RunInetd(t *testing.T, bin string, fk *FakeDir, sc Scanner, args ...string)
 	return c
 }
 
-// AcceptAndRun connects a Scanner to a trap listening as sc says, hands the
-// accepted socket to serve, and returns what the Scanner read until the
-// Connection closed.
+// AcceptAndRun connects a scanner to a trap listening as sc says, hands the
+// accepted socket to serve, and returns what the scanner read until the
+// connection closed.
 func AcceptAndRun(sc Scanner, serve func(sock *os.File) error) ([]byte, error) {
 	ln, err := net.Listen("tcp", sc.Listen)
 	if err != nil {
@@ -326,7 +326,7 @@ func Report(t *testing.T, format string, args ...any) {
 	fmt.Printf("%s: %s\n", t.Name(), fmt.Sprintf(format, args...))
 }
 
-// Median is the middle of the times measured: one Slow run on a busy
+// Median is the middle of the times measured: one slow run on a busy
 // machine does not move it.
 func Median(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)

@@ -31,7 +31,7 @@ const (
 	IblockPort  = "2507" // where the examples' inetd and socket listen
 )
 
-// Addresses of the Scanner namespace. The bystanders share nothing with
+// Addresses of the scanner namespace. The bystanders share nothing with
 // the scanners, not even the IPv6 /64; the neighbour shares the /64.
 const (
 	Scanner4       = "192.0.2.10"
@@ -39,7 +39,7 @@ const (
 	Scanner6       = "2001:db8::10"
 	Neighbour6     = "2001:db8::11"
 	Bystander6     = "2001:db8:0:1::20"
-	BurstAddresses = "198.18.0.0/22" // local to the Scanner namespace as a whole
+	BurstAddresses = "198.18.0.0/22" // local to the scanner namespace as a whole
 )
 
 // Addresses the tests of the kernel-side rulesets forge: one the allow set holds, and one
@@ -118,7 +118,7 @@ func NewNet(t *testing.T) *Net {
 		"link set veth0 up",
 		"route add 198.18.0.0/15 via "+Scanner4,
 		// Neighbour discovery from a banned address would be dropped, and
-		// the Scanner namespace may answer from any of its addresses.
+		// the scanner namespace may answer from any of its addresses.
 		"neigh add "+Scanner6+" lladdr "+n.ScannerMAC+" dev veth0 nud permanent",
 		"neigh add "+Neighbour6+" lladdr "+n.ScannerMAC+" dev veth0 nud permanent",
 		"neigh add "+Bystander6+" lladdr "+n.ScannerMAC+" dev veth0 nud permanent")
@@ -270,7 +270,7 @@ func (n *Net) Serve() {
 }
 
 // WaitListening waits until something listens on port in the server
-// namespace, without connecting: a Connection there would be a ban.
+// namespace, without connecting: a connection there would be a ban.
 func (n *Net) WaitListening(port string) {
 	n.T.Helper()
 	WaitUntil(n.T, 10*time.Second, "nothing listens on port "+port+" in the server namespace", func() bool {
@@ -309,7 +309,7 @@ func MustAtoi(s string) int {
 	return v
 }
 
-// Dial connects from the Scanner namespace, from address from.
+// Dial connects from the scanner namespace, from address from.
 func (n *Net) Dial(from, to, port string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
 	err := InNamespace(n.Scanner, func() (err error) {
@@ -321,8 +321,8 @@ func (n *Net) Dial(from, to, port string, timeout time.Duration) (net.Conn, erro
 }
 
 // TouchTrap connects from one address to the trap port and waits until the
-// trap closes the Connection, which happens when iblock has exited. It
-// returns how long that took; the Scanner must have received nothing.
+// trap closes the connection, which happens when iblock has exited. It
+// returns how long that took; the scanner must have received nothing.
 func (n *Net) TouchTrap(from, to string) time.Duration {
 	n.T.Helper()
 	return n.TouchPort(from, to, TrapPort)
@@ -348,7 +348,7 @@ func (n *Net) TouchPort(from, to, port string) time.Duration {
 	return time.Since(start)
 }
 
-// DropWait is how long a Connection attempt waits for an answer before
+// DropWait is how long a connection attempt waits for an answer before
 // the test calls it dropped; the answered ones take well under 10 ms.
 const DropWait = 700 * time.Millisecond
 
@@ -359,7 +359,7 @@ func (n *Net) ReachesService(from, to string) bool {
 	return err == nil && Greeted(c)
 }
 
-// Greeted reports whether the service's greeting arrives on c, and
+// greeted reports whether the service's greeting arrives on c, and
 // closes c.
 func Greeted(c net.Conn) bool {
 	defer c.Close()
@@ -380,7 +380,7 @@ func (n *Net) WantReach(to string, reach map[string]bool) {
 }
 
 // OpenSession connects from an address to the service before any ban and
-// returns the Connection, Greeted.
+// returns the connection, greeted.
 func (n *Net) OpenSession(from, to string) net.Conn {
 	n.T.Helper()
 	c, err := n.Dial(from, to, ServicePort, 5*time.Second)
