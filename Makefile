@@ -19,7 +19,8 @@ iblock: *.go go.mod go.sum
 # The test packages: the product's unit and loopback tests at the root,
 # then the checks of the shipped files and the system tests (see
 # internal/testkit/doc.go). Those of test/netns, test/boot and test/fleet
-# need the machine alone: make test runs one package at a time.
+# need the machine alone: make test runs one package at a time, every
+# one even when one fails.
 TESTDIRS =	. test/examples test/netns test/boot test/fleet
 
 # go vet and a build for every system iblock runs on, then every test. Each
@@ -36,9 +37,9 @@ test:
 			GOOS=$$os GOARCH=$$arch $(BUILD) -o /dev/null . || exit 1; \
 		done; \
 	done
-	for d in $(TESTDIRS); do \
-		(cd $$d && GOFLAGS="$$GOFLAGS -timeout=30m" $(GO) test -count=1) || exit 1; \
-	done
+	status=0; for d in $(TESTDIRS); do \
+		(cd $$d && GOFLAGS="$$GOFLAGS -timeout=30m" $(GO) test -count=1) || status=1; \
+	done; exit $$status
 	for f in $(FUZZ); do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 5s . || exit 1; \
 	done
