@@ -115,7 +115,7 @@ func fatalSetup(err error) int {
 }
 
 // Build builds iblock as the Makefile does, with only the syslog socket
-// changed (the link-time variable main.syslogSocket, see log.go).
+// changed (the link-time variable main.syslogSocket, see iblock.8, FILES).
 func Build(out, syslogPath string) error {
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	root, err := ModuleRoot()
