@@ -44,8 +44,9 @@ func Main(m *testing.M) {
 }
 
 // Run builds iblock into Dir, logging to the test syslogd Log, runs the
-// tests from the module's root directory and returns their exit status. A TestMain that has modes of its
-// own calls RunFakeIfNamed, then its modes, then Run.
+// tests from the module's root directory and returns their exit status.
+// A TestMain that has modes of its own calls RunFakeIfNamed, then its
+// modes, then Run.
 func Run(m *testing.M) int {
 	// The tests name the source's files from its root (examples/...,
 	// iblock.8), whichever package they are in.

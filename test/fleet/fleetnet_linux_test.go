@@ -27,7 +27,7 @@ const (
 )
 
 // Scanners of a network: iblock -4 24 -6 64 bans theirs, with the
-// neighbour in it. The bystanders of netns_linux_test.go stay outside.
+// neighbour in it. The bystanders of testkit.NewNet stay outside.
 const (
 	rangeScanner4, rangeNeighbour4 = "198.18.5.10", "198.18.5.11"
 	rangeScanner6, rangeNeighbour6 = "2001:db8:5::10", "2001:db8:5::11"
