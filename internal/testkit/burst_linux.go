@@ -58,7 +58,11 @@ func SamplePeak(count func() int) (stop func() int) {
 
 // IblockProcesses returns the pids of the running processes of Iblock.
 func IblockProcesses() []int {
-	return Processes(func(p Process) bool { return p.Exe == Iblock })
+	var pids []int
+	for _, p := range Processes(func(exe string) bool { return exe == Iblock }) {
+		pids = append(pids, p.Pid)
+	}
+	return pids
 }
 
 // BurstSummary is what a burst achieved: how many scanners were banned,

@@ -334,11 +334,11 @@ func (c *Container) waitPID1() {
 			c.T.Fatalf("nspawn exited: %v\n%s", c.nspawn.ProcessState, c.console.String())
 		default:
 		}
-		parent := c.nspawn.Process.Pid
-		systemd := Processes(func(p Process) bool { return p.Parent == parent && strings.HasSuffix(p.Exe, "/systemd") })
 		c.PID1 = 0
-		if len(systemd) > 0 {
-			c.PID1 = systemd[0]
+		for _, p := range Processes(func(exe string) bool { return strings.HasSuffix(exe, "/systemd") }) {
+			if p.Parent == c.nspawn.Process.Pid {
+				c.PID1 = p.Pid
+			}
 		}
 		return c.PID1 != 0
 	})
