@@ -282,7 +282,7 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 	t.Helper()
 	nspawn := NeedTool(t, "systemd-nspawn")
 	NeedTool(t, "nsenter")
-	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation() })
+	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation(); removeStaleLocks() })
 	c := &Container{T: t, Name: containerName(), Root: root, Net: n, exited: make(chan struct{})}
 	for _, r := range cgroupRoots() {
 		dir := filepath.Join(r, c.Name)
@@ -481,6 +481,37 @@ func removeStalePropagation() {
 		}
 		if _, err := os.Stat("/proc/" + m[1]); os.IsNotExist(err) {
 			os.RemoveAll(filepath.Join(nspawnDir, "propagate", e.Name()))
+		}
+	}
+}
+
+// removeStaleLocks removes the lock files in nspawn's locks directory
+// that no process holds: those of machines killed before their tests
+// removed them. systemd locks such a file after it opens it and opens it
+// again if it was removed meanwhile, so that removing one nobody holds
+// is safe.
+func removeStaleLocks() {
+	held := map[string]bool{}
+	data, _ := os.ReadFile("/proc/locks")
+	for _, line := range strings.Split(string(data), "\n") {
+		// "1: FLOCK  ADVISORY  WRITE 1234 00:1a:9977875 0 EOF"
+		for _, f := range strings.Fields(line) {
+			if strings.Count(f, ":") == 2 {
+				held[f] = true
+			}
+		}
+	}
+	dir := filepath.Join(nspawnDir, "locks")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		var st unix.Stat_t
+		path := filepath.Join(dir, e.Name())
+		if !strings.HasPrefix(e.Name(), "inode-") || unix.Stat(path, &st) != nil {
+			continue
+		}
+		key := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+		if !held[key] {
+			os.Remove(path)
 		}
 	}
 }

@@ -56,7 +56,8 @@
 // systemd-nspawn in a Net's server namespace on OverlayRoot, a copy of a
 // cached Debian root file system; a Container runs commands inside
 // (Run, MustRun), powers off or loses power, and when its test ends
-// leaves nothing behind on the host.
+// leaves nothing behind on the host (Footprint); what the containers of
+// test processes that were killed left is removed before the next boot.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.
