@@ -54,7 +54,7 @@ const (
 var (
 	netSeq         atomic.Int32
 	staleRemoved   sync.Once
-	namespaceNames = regexp.MustCompile(`^iblock-(?:srv|scn)-(\d+)-\d+$`)
+	namespaceNames = regexp.MustCompile(`^iblock-[a-z][a-z-]*-(\d+)-\d+$`)
 )
 
 // Seq returns a number no other call in this test process returns: part
@@ -62,11 +62,14 @@ var (
 // another's.
 func Seq() int { return int(netSeq.Add(1)) }
 
-// NewNamespace creates a network namespace named iblock-KIND-PID-N, kind
-// "srv" or "scn", deleted when the test ends, and returns its name. The
+// NewNamespace creates a network namespace named iblock-KIND-PID-N (kind:
+// lower-case letters and hyphens, "srv", "scn", "full-nft"), deleted when
+// the test ends, and returns its name; it skips without root or ip. The
 // namespaces of test processes that no longer run are deleted first.
 func NewNamespace(t *testing.T, kind string) string {
 	t.Helper()
+	NeedRoot(t)
+	NeedTool(t, "ip")
 	staleRemoved.Do(removeStaleNamespaces)
 	ns := "iblock-" + kind + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(Seq())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
