@@ -108,7 +108,6 @@ func indent(s string) string {
 	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ") + "\n"
 }
 
-
 func TestDemoShowsAScannerBanned(t *testing.T) {
 	testkit.Slow(t)
 	exe, err := os.Executable()
