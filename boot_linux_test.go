@@ -74,7 +74,7 @@ func TestPowerCutLosesOnlyTheBansSinceTheLastSave(t *testing.T) {
 }
 
 // unitsBan touches the trap from outside and checks that iblock ran as the
-// unit says: a dynamic user, CAP_NET_ADMIN alone, no new privileges, a
+// unit says: the system user iblock, CAP_NET_ADMIN alone, no new privileges, a
 // system call filter, and that its nft add worked.
 func unitsBan(t *testing.T, c *container, n *testNet) {
 	n.waitListening(iblockPort)
@@ -89,7 +89,7 @@ func unitsBan(t *testing.T, c *container, n *testNet) {
 		if !strings.HasPrefix(e["_SYSTEMD_UNIT"], "iblock@") {
 			t.Errorf("blocking %s was logged by %q, not by iblock@.service", f.scanner, e["_SYSTEMD_UNIT"])
 		}
-		wantDynamicUser(t, e["_UID"])
+		wantIblockUser(t, c, e["_UID"])
 		// CAP_NET_ADMIN is capability 12.
 		if e["_CAP_EFFECTIVE"] != "1000" {
 			t.Errorf("iblock ran with capabilities %s, want CAP_NET_ADMIN (1000) alone", e["_CAP_EFFECTIVE"])
@@ -104,11 +104,12 @@ func unitsBan(t *testing.T, c *container, n *testNet) {
 	hardeningProbe(t, c, n)
 }
 
-// wantDynamicUser fails unless uid is in systemd's range for DynamicUser=.
-func wantDynamicUser(t *testing.T, uid string) {
+// wantIblockUser fails unless uid is the system user iblock's, which
+// iblock.sysusers made: what the fleet's agent trusts (acquis.yaml).
+func wantIblockUser(t *testing.T, c *container, uid string) {
 	t.Helper()
-	if u, err := strconv.Atoi(uid); err != nil || u < 61184 || u > 65519 {
-		t.Errorf("iblock ran as uid %q, not as a dynamic user (61184-65519)", uid)
+	if want := strings.TrimSpace(c.mustRun("id", "-u", "iblock")); uid != want || uid == "0" {
+		t.Errorf("iblock ran as uid %q, not as the user iblock (%s)", uid, want)
 	}
 }
 
@@ -148,7 +149,7 @@ func hardeningProbe(t *testing.T, c *container, n *testNet) {
 			status[k] = strings.Fields(v)[0]
 		}
 	}
-	wantDynamicUser(t, status["Uid"])
+	wantIblockUser(t, c, status["Uid"])
 	for k, want := range map[string]string{
 		"CapEff": "0000000000001000", "CapPrm": "0000000000001000", "CapBnd": "0000000000001000",
 		"CapAmb": "0000000000001000", "NoNewPrivs": "1", "Seccomp": "2",

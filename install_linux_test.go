@@ -2,8 +2,9 @@ package main
 
 // The project's Linux files installed into a root file system the way the
 // README tells an administrator to: make install, the units in
-// /etc/systemd/system, iblock-sets in /usr/local/sbin, the ruleset
-// included from /etc/nftables.conf, and the units enabled.
+// /etc/systemd/system, the user iblock made by systemd-sysusers,
+// iblock-sets in /usr/local/sbin, the ruleset included from
+// /etc/nftables.conf, and the units enabled.
 
 import (
 	"os"
@@ -33,6 +34,11 @@ func installLinuxFiles(t *testing.T, root string) {
 	}
 	for _, u := range linuxUnits {
 		installFile(t, "examples/linux/"+u, filepath.Join(root, "etc/systemd/system", u), 0o644)
+	}
+	installFile(t, "examples/linux/iblock.sysusers", filepath.Join(root, "etc/sysusers.d/iblock.conf"), 0o644)
+	sysusers := exec.Command(needTool(t, "systemd-sysusers"), "--root="+root)
+	if out, err := sysusers.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
 	}
 	installFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
 	installFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock.nft"), 0o644)
