@@ -35,6 +35,16 @@ import (
 // The packages of the booted system, besides Debian's minimal base.
 var containerPackages = []string{"dbus", "iproute2", "nftables", "systemd", "systemd-sysv"}
 
+// rootfsImage is what a cached root file system holds: packages besides
+// Debian's minimal base, and mmdebstrap hooks that prepare their install.
+type rootfsImage struct {
+	packages []string
+	hooks    []string // mmdebstrap options, each one argument
+}
+
+// plainImage is the booted system of the Linux setup's tests.
+var plainImage = rootfsImage{packages: containerPackages}
+
 const (
 	containerSuite = "bookworm"
 	rootfsCache    = "/var/cache/iblock-test"
@@ -89,7 +99,7 @@ func hostSources(t *testing.T) string {
 
 // cachedRootfs returns the root file system of the booted system, built
 // with mmdebstrap when the cache holds none for this package list.
-func cachedRootfs(t *testing.T) string {
+func cachedRootfs(t *testing.T, image rootfsImage) string {
 	t.Helper()
 	mmdebstrap := needTool(t, "mmdebstrap")
 	sources := hostSources(t)
@@ -97,7 +107,8 @@ func cachedRootfs(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := sha256.Sum256([]byte(containerSuite + "\n" + strings.Join(containerPackages, ",") + "\n" + string(text)))
+	key := sha256.Sum256([]byte(containerSuite + "\n" + strings.Join(image.packages, ",") + "\n" +
+		strings.Join(image.hooks, "\n") + "\n" + string(text)))
 	dir := filepath.Join(rootfsCache, "rootfs-"+hex.EncodeToString(key[:6]))
 	if _, err := os.Stat(filepath.Join(dir, "usr/lib/systemd/systemd")); err == nil {
 		return dir
@@ -110,8 +121,8 @@ func cachedRootfs(t *testing.T) string {
 	tmp := fmt.Sprintf("%s.build-%d", dir, os.Getpid())
 	defer os.RemoveAll(tmp)
 	start := time.Now()
-	cmd := exec.Command(mmdebstrap, "--quiet", "--variant=minbase",
-		"--include="+strings.Join(containerPackages, ","), containerSuite, tmp, sources)
+	args := append([]string{"--quiet", "--variant=minbase", "--include=" + strings.Join(image.packages, ",")}, image.hooks...)
+	cmd := exec.Command(mmdebstrap, append(args, containerSuite, tmp, sources)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mmdebstrap: %v\n%s", err, out)
 	}
@@ -140,7 +151,13 @@ func treeSize(dir string) int64 {
 // and returns its root. It is unmounted and removed when the test ends.
 func overlayRoot(t *testing.T) string {
 	t.Helper()
-	lower := cachedRootfs(t)
+	return overlayOf(t, plainImage)
+}
+
+// overlayOf is overlayRoot for a system with other packages.
+func overlayOf(t *testing.T, image rootfsImage) string {
+	t.Helper()
+	lower := cachedRootfs(t, image)
 	dir := t.TempDir()
 	upper, work, root := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
 	for _, d := range []string{upper, work, root} {
@@ -277,6 +294,12 @@ var staleCgroupsRemoved sync.Once
 // and returns once systemd says it is running. It reports the boot time.
 func bootContainer(t *testing.T, n *testNet, root string) *container {
 	t.Helper()
+	return bootContainerWith(t, n, root)
+}
+
+// bootContainerWith is bootContainer with more options for nspawn.
+func bootContainerWith(t *testing.T, n *testNet, root string, nspawnArgs ...string) *container {
+	t.Helper()
 	nspawn := needTool(t, "systemd-nspawn")
 	needTool(t, "nsenter")
 	staleCgroupsRemoved.Do(removeStaleCgroups)
@@ -302,6 +325,7 @@ func bootContainer(t *testing.T, n *testNet, root string) *container {
 		// The network namespace is the container's own: its firewall is
 		// the container's to change, as a machine's is.
 		"--network-namespace-path=/run/netns/"+n.server, "--capability=CAP_NET_ADMIN")
+	c.nspawn.Args = append(c.nspawn.Args, nspawnArgs...)
 	c.nspawn.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"),
 		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.nspawn.Stdout, c.nspawn.Stderr = &c.console, &c.console
