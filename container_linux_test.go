@@ -400,8 +400,14 @@ func (c *container) waitRunning() {
 		c.t.Fatal("systemd runs without BPF firewalling: IPAddressDeny= would not be enforced")
 	}
 	if state != "running" {
-		failed, _ := c.run("systemctl", "list-units", "--all", "--state=failed", "--no-legend")
-		log, _ := c.run("journalctl", "--no-pager", "-b", "-u", "nftables.service")
+		failed, _ := c.run("systemctl", "list-units", "--all", "--state=failed", "--no-legend", "--plain")
+		args := []string{"journalctl", "--no-pager", "-b", "-n", "60", "-u", "nftables.service"}
+		for _, line := range strings.Split(failed, "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 {
+				args = append(args, "-u", fields[0])
+			}
+		}
+		log, _ := c.run(args...)
 		c.t.Fatalf("the system is %s; failed units:\n%s\nwarnings:\n%s", state, failed, log)
 	}
 }

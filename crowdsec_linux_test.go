@@ -128,7 +128,44 @@ func readExample(t *testing.T, name string) string {
 type localAPI struct {
 	t          *testing.T
 	ns, config string
+	tls        string // what examples/crowdsec/lapi-tls made
 	proc       *proc
+}
+
+// lapiURL is where the fleet reaches the local API: TLS, at an address
+// its certificate names.
+const lapiURL = "https://" + lapi4 + ":" + lapiPort
+
+// makeTLS runs examples/crowdsec/lapi-tls as the README says, for the
+// local API's addresses and loopback, into dir.
+func makeTLS(t *testing.T, dir string) {
+	t.Helper()
+	needTool(t, "openssl")
+	script, err := filepath.Abs("examples/crowdsec/lapi-tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCombined(t, exec.Command(needTool(t, "sh"), script, dir, lapi4, lapi6, "127.0.0.1"))
+}
+
+// example returns an example file of examples/crowdsec with the TLS
+// files' paths in this test's directory.
+func (l *localAPI) example(name string) string {
+	return strings.ReplaceAll(readExample(l.t, "crowdsec/"+name), "/etc/crowdsec/tls", l.tls)
+}
+
+// trustCA adds the fleet's authority to a credentials file that cscli
+// machines add wrote, as the README says.
+func (l *localAPI) trustCA(creds string) {
+	l.t.Helper()
+	f, err := os.OpenFile(creds, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("ca_cert_path: " + l.tls + "/ca.crt\n"); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // newLocalAPI writes the local API's configuration, with
@@ -157,13 +194,15 @@ api:
     trusted_ips:
       - 127.0.0.1
 `,
-		"config.yaml.local": readExample(t, "crowdsec/lapi.yaml.local"),
-		"simulation.yaml":   "simulation: off\n",
-		"data/.keep":        "",
+		"simulation.yaml": "simulation: off\n",
+		"data/.keep":      "",
 	})
-	l := &localAPI{t: t, ns: ns, config: config}
+	l := &localAPI{t: t, ns: ns, config: config, tls: filepath.Join(dir, "tls")}
+	makeTLS(t, l.tls)
+	writeFiles(t, dir, map[string]string{"config.yaml.local": l.example("lapi.yaml.local")})
 	l.cscli("machines", "add", "cscli", "--password", "cscli-in-the-test", "-f", dir+"/cscli.yaml",
-		"--url", "http://127.0.0.1:"+lapiPort)
+		"--url", "https://127.0.0.1:"+lapiPort)
+	l.trustCA(dir + "/cscli.yaml")
 	return l
 }
 
@@ -196,7 +235,7 @@ type decision struct {
 // decisions returns the local API's active decisions.
 func (l *localAPI) decisions() []decision {
 	l.t.Helper()
-	rows, err := csv.NewReader(strings.NewReader(l.cscli("decisions", "list", "-o", "raw"))).ReadAll()
+	rows, err := csv.NewReader(strings.NewReader(l.cscli("decisions", "list", "-o", "raw", "--limit", "0"))).ReadAll()
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -223,8 +262,8 @@ func (l *localAPI) decisionFor(v string) (decision, bool) {
 func (l *localAPI) addMachine(name, dir string) string {
 	l.t.Helper()
 	creds := filepath.Join(dir, "credentials.yaml")
-	l.cscli("machines", "add", name, "--password", name+"-password-in-the-test", "-f", creds,
-		"--url", "http://"+lapi4+":"+lapiPort)
+	l.cscli("machines", "add", name, "--password", name+"-password-in-the-test", "-f", creds, "--url", lapiURL)
+	l.trustCA(creds)
 	return creds
 }
 
@@ -293,7 +332,7 @@ func startBouncer(t *testing.T, l *localAPI, ns, dir, mode string) *proc {
 	settings := strings.NewReplacer("daemonize: true", "daemonize: false", "log_mode: file", "log_mode: stdout",
 		"enabled: true\n  listen_addr", "enabled: false\n  listen_addr").Replace(string(shipped))
 	local := strings.NewReplacer("THE-KEY-cscli-bouncers-add-PRINTED", l.addBouncer(filepath.Base(ns)),
-		"mode: nftables", "mode: "+mode).Replace(readExample(t, "crowdsec/crowdsec-firewall-bouncer.yaml.local"))
+		"mode: nftables", "mode: "+mode).Replace(l.example("crowdsec-firewall-bouncer.yaml.local"))
 	writeFiles(t, dir, map[string]string{"bouncer.yaml": settings, "bouncer.yaml.local": local})
 	return startIn(t, ns, bouncer, "-c", filepath.Join(dir, "bouncer.yaml"))
 }
