@@ -331,14 +331,14 @@ func (f *fleet) rootsLinesStayWithinBounds() {
 	for _, v := range accepted {
 		f.trusted("blocking " + v)
 	}
-	for _, v := range accepted {
-		f.wantDecision(v, "Range", 240*time.Hour)
-	}
 	f.waitLinesRead()
 	for v, why := range refused {
 		if d, ok := f.decision(v); ok {
 			t.Errorf("root's line for %s (%s) made a decision: %+v", v, why, d)
 		}
+	}
+	for _, v := range accepted {
+		f.wantDecision(v, "Range", 240*time.Hour)
 	}
 	for _, d := range f.lapi.decisions() {
 		if p, err := netip.ParsePrefix(d.value); err == nil && (p.Bits() < 24 || (p.Addr().Is6() && p.Bits() < 48)) {
