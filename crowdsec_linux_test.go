@@ -1,11 +1,11 @@
 package main
 
-// CrowdSec's roles, each with a configuration of its own in the test's
-// directory, as Debian's packages run them: the local API (crowdsec
-// -no-cs), the agent that reads a host's syslog file (crowdsec -no-api),
-// and the firewall bouncer. From /etc they take only the grok patterns and
-// the bouncer's shipped settings, and from the package the offline hub.
+// CrowdSec's roles outside host A, each with a configuration of its own in
+// the test's directory, as Debian's packages run them: the local API
+// (crowdsec -no-cs) and the firewall bouncer. From /etc they take only the
+// bouncer's shipped settings, and from the package the offline hub.
 // Nothing talks to CrowdSec's central API (-no-capi, no credentials).
+// A's agent is crowdsec.service in A's booted system (fleethost_linux_test.go).
 
 import (
 	"bytes"
@@ -19,10 +19,8 @@ import (
 )
 
 const (
-	crowdsecPatterns = "/etc/crowdsec/patterns"
-	crowdsecHub      = "/var/lib/crowdsec/hub"
-	bouncerShipped   = "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
-	syslogParser     = crowdsecHub + "/parsers/s00-raw/crowdsecurity/syslog-logs.yaml"
+	crowdsecHub    = "/var/lib/crowdsec/hub"
+	bouncerShipped = "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
 )
 
 // proc is a program started in a namespace, stopped when the test ends or
@@ -273,51 +271,6 @@ func (l *localAPI) addBouncer(name string) string {
 	return strings.TrimSpace(l.cscli("bouncers", "add", name, "-o", "raw"))
 }
 
-// agent is a CrowdSec agent on a host with the trap.
-type agent struct {
-	t          *testing.T
-	ns, config string
-	proc       *proc
-}
-
-// newAgent writes an agent's configuration: the stock syslog parser, the
-// examples' parser, whitelist, scenarios and acquisition (reading syslog
-// instead of /var/log/syslog), and credentials from the local API.
-func newAgent(t *testing.T, l *localAPI, ns, dir, syslog string) *agent {
-	t.Helper()
-	writeFiles(t, dir, map[string]string{
-		"config.yaml": crowdsecCommon(dir) + `crowdsec_service:
-  acquisition_path: ` + dir + `/acquis.yaml
-  parser_routines: 1
-api:
-  client:
-    credentials_path: ` + dir + `/credentials.yaml
-`,
-		"config.yaml.local":                    readExample(t, "crowdsec/agent.yaml.local"),
-		"simulation.yaml":                      "simulation: off\n",
-		"acquis.yaml":                          strings.ReplaceAll(readExample(t, "crowdsec/acquis.yaml"), "/var/log/syslog", syslog),
-		"parsers/s01-parse/iblock-logs.yaml":   readExample(t, "crowdsec/iblock-logs.yaml"),
-		"parsers/s02-enrich/iblock-fleet.yaml": readExample(t, "crowdsec/whitelists.yaml"),
-		"scenarios/iblock-trap.yaml":           readExample(t, "crowdsec/iblock-trap.yaml"),
-		"data/.keep":                           "",
-		"parsers/s00-raw/.keep":                "",
-	})
-	for link, target := range map[string]string{"patterns": crowdsecPatterns, "parsers/s00-raw/syslog-logs.yaml": syslogParser} {
-		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l.addMachine(filepath.Base(ns), dir)
-	return &agent{t: t, ns: ns, config: filepath.Join(dir, "config.yaml")}
-}
-
-// start runs the agent; agent.yaml.local leaves out the local API. The caller waits
-// for it to read (see fleet.waitAgentReads): it reads its file from the
-// end, from the moment it has opened it.
-func (a *agent) start() {
-	a.proc = startIn(a.t, a.ns, "crowdsec", "-c", a.config)
-}
-
 // startBouncer runs the firewall bouncer in ns with the package's settings,
 // kept in the foreground and logging to standard output, and
 // examples/crowdsec/crowdsec-firewall-bouncer.yaml.local over them, with
@@ -335,32 +288,4 @@ func startBouncer(t *testing.T, l *localAPI, ns, dir, mode string) *proc {
 		"mode: nftables", "mode: "+mode).Replace(l.example("crowdsec-firewall-bouncer.yaml.local"))
 	writeFiles(t, dir, map[string]string{"bouncer.yaml": settings, "bouncer.yaml.local": local})
 	return startIn(t, ns, bouncer, "-c", filepath.Join(dir, "bouncer.yaml"))
-}
-
-// startRsyslog runs rsyslogd in ns as a host's syslogd: it reads the unix
-// socket sock, and the kernel's log (/dev/kmsg) as Debian's rsyslog does,
-// and writes every line to file in the traditional format
-// (Dec  2 01:00:00 hosta iblock[4242]: blocking 192.0.2.10), as Debian's
-// rsyslog writes /var/log/syslog. The kernel's log is one for every
-// namespace and holds what came before: of it, the file gets the lines
-// that name kernelMark alone.
-func startRsyslog(t *testing.T, ns, dir, sock, file, hostname, kernelMark string) {
-	t.Helper()
-	rsyslogd := needTool(t, "rsyslogd")
-	conf := filepath.Join(dir, "rsyslog.conf")
-	writeFiles(t, dir, map[string]string{"rsyslog.conf": `global(workDirectory="` + dir + `" localHostName="` + hostname + `")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="` + sock + `" RateLimit.Interval="0")
-module(load="imkmsg")
-if $inputname == "imkmsg" and not ($msg contains "` + kernelMark + `") then stop
-*.* action(type="omfile" file="` + file + `" template="RSYSLOG_TraditionalFileFormat")
-`})
-	if err := os.WriteFile(file, nil, 0o640); err != nil { // the agent must find it
-		t.Fatal(err)
-	}
-	startIn(t, ns, rsyslogd, "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	waitUntil(t, 10*time.Second, "rsyslogd does not listen on "+sock, func() bool {
-		_, err := os.Stat(sock)
-		return err == nil
-	})
 }
