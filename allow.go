@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -9,11 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultAllowlist keeps iblock from banning the machine itself, which the
-// C original does when something on loopback touches a trap port.
-var defaultAllowlist = []netip.Prefix{
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("::1/128"),
+// defaultAllowlist is the loopback networks: a program on the machine that
+// touches a trap port through loopback is not banned, as the C original
+// would ban it. It holds nothing else: a connection from one of the
+// machine's own public addresses is banned like any other. Each call
+// returns a list of its own.
+func defaultAllowlist() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"),
+		netip.MustParsePrefix("::1/128"),
+	}
 }
 
 // maxAllowlistSize bounds what iblock reads for every connection.
@@ -22,15 +28,15 @@ const maxAllowlistSize = 1 << 20
 // loadAllowlist reads the allowlist file, or returns the default one for "".
 func loadAllowlist(path string) ([]netip.Prefix, error) {
 	if path == "" {
-		return defaultAllowlist, nil
+		return defaultAllowlist(), nil
 	}
 	data, err := readSmallFile(path, maxAllowlistSize)
 	if err != nil {
-		return nil, errors.New("allowlist " + path + ": " + err.Error())
+		return nil, fmt.Errorf("allowlist %s: %w", path, err)
 	}
 	list, err := parseAllowlist(string(data))
 	if err != nil {
-		return nil, errors.New("allowlist " + path + ": " + err.Error())
+		return nil, fmt.Errorf("allowlist %s: %w", path, err)
 	}
 	return list, nil
 }

@@ -1,15 +1,17 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 )
 
-// ban bans the peer unless it is allowlisted, and returns the exit status.
-func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *spawner) int {
+// ban bans the peer unless it is allowlisted, logging what it does. The
+// error it returns is the first firewall command that failed, for the log.
+func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *spawner) error {
 	if allowed(allow, peer) {
 		log.notice("not blocking " + peer.String() + ": allowlisted")
-		return exitOK
+		return nil
 	}
 	target, why := banTarget(conf, allow, peer)
 	if why != "" {
@@ -23,7 +25,7 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *s
 		for _, argv := range cmds {
 			log.notice("dry run: would run " + strings.Join(argv, " "))
 		}
-		return exitOK
+		return nil
 	}
 	log.notice("blocking " + target + why)
 	closeInheritedOnExec()
@@ -33,9 +35,8 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *s
 			res = sp.spawn(argv, programTimeout)
 		}
 		if !res.ok() && !alreadyBanned(conf.backend, res) {
-			log.err(res.describe() + missingSetHint(conf, res, peer.Is6()))
-			return exitFailure
+			return errors.New(res.describe() + failureHint(conf, res, target, peer.Is6()))
 		}
 	}
-	return exitOK
+	return nil
 }

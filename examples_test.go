@@ -304,7 +304,7 @@ func TestManPageIsCleanUnderMandocLint(t *testing.T) {
 }
 
 // TestInetdLinesInTheDocsAreThoseOfTheExamples checks every inetd.conf
-// line the README and the manual show against the example files.
+// line the README, doc/*.md and the manual show against the example files.
 func TestInetdLinesInTheDocsAreThoseOfTheExamples(t *testing.T) {
 	known := map[string]bool{}
 	files, _ := filepath.Glob("examples/*inetd.conf")
@@ -315,7 +315,8 @@ func TestInetdLinesInTheDocsAreThoseOfTheExamples(t *testing.T) {
 		}
 	}
 	shown := 0
-	for _, doc := range []string{"README.md", "iblock.8"} {
+	docs, _ := filepath.Glob("doc/*.md")
+	for _, doc := range append([]string{"README.md", "iblock.8"}, docs...) {
 		data, _ := os.ReadFile(doc)
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Fields(line)

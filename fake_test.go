@@ -407,9 +407,15 @@ func fakeNpfctl(args []string) int {
 // fakeNft answers an add as nft does; the real nft is tested in network
 // namespaces. With "overlap", it fails the way concurrent adds to an
 // interval set sometimes do, twice, then succeeds; with "overlap-always",
-// every time; with "set-missing", as when the set does not exist.
+// every time; with "set-missing", as when the set does not exist; with
+// "set-full", as when it holds as many elements as its size.
 func fakeNft(args []string) int {
 	recordCall()
+	if fakeMode("set-full") {
+		fmt.Fprintln(os.Stderr, "Error: Could not process rule: Too many open files in system")
+		fmt.Fprintln(os.Stderr, strings.Join(args, " "))
+		return 1
+	}
 	if fakeMode("overlap") && countCalls() < 3 || fakeMode("overlap-always") {
 		fmt.Fprintln(os.Stderr, "netlink: Error: interval overlaps with an existing one")
 		return 1
@@ -423,9 +429,13 @@ func fakeNft(args []string) int {
 }
 
 // fakeIpset answers an add as ipset does; with "set-missing", as when the
-// set does not exist.
+// set does not exist; with "set-full", as when it holds maxelem elements.
 func fakeIpset(args []string) int {
 	recordCall()
+	if fakeMode("set-full") {
+		fmt.Fprintln(os.Stderr, "ipset v7.17: Hash is full, cannot add more elements")
+		return 1
+	}
 	if fakeMode("set-missing") {
 		fmt.Fprintln(os.Stderr, "ipset: The set with the given name does not exist")
 		return 1

@@ -2,8 +2,9 @@ package main
 
 import "golang.org/x/sys/unix"
 
-// highestFdChecked bounds the descriptors marked where the system has no
-// close_range(2): inetd and systemd pass few.
+// highestFdChecked bounds the loop that marks descriptors one at a time,
+// which runs wherever closeRangeOnExec cannot mark them in one call (the
+// BSDs, and Linux before 5.11): inetd and systemd pass few descriptors.
 const highestFdChecked = 255
 
 // closeInheritedOnExec marks every descriptor above 2 close-on-exec, so

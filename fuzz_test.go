@@ -25,7 +25,7 @@ func FuzzTableName(f *testing.F) {
 		if backend == "nft" && strings.ContainsRune("0123456789", rune(name[0])) {
 			t.Fatalf("accepted nft set %q, which nft reads as a number", name)
 		}
-		if backend == "ipset" && len(setName(name, true)) > maxTableLen {
+		if backend == "ipset" && len(familySet(name, true)) > maxTableLen {
 			t.Fatalf("accepted ipset %q, whose IPv6 set is too long for ipset", name)
 		}
 		for _, c := range name {

@@ -101,7 +101,7 @@ func (k kernelSetup) start(n *testNet, extra string) {
 // allow adds an address to the allow set of its family.
 func (k kernelSetup) allow(n *testNet, addr string) {
 	n.t.Helper()
-	set := setName(k.allowSet, strings.Contains(addr, ":"))
+	set := familySet(k.allowSet, strings.Contains(addr, ":"))
 	if k.name == "nft" {
 		n.mustRun("nft", "add", "element", "inet", "iblock", set, "{ "+addr+" }")
 	} else {
@@ -165,7 +165,7 @@ func TestKernelSideBansForgedSYNsShortlyAndHandshakesForTenDays(t *testing.T) {
 }
 
 func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *kmsgFollower, f kernelFamily) {
-	short := setName(k.short, f.name == "IPv6")
+	short := familySet(k.short, f.name == "IPv6")
 	n.sendSYNs(t, f.server, 23, f.allowlisted, f.victim)
 	line := kmsg.waitLine(t, "iblock-syn: ", n.kmsgMAC(), kmsgSrc(f.victim))
 	if !strings.Contains(line, "IN=veth0 ") || !strings.Contains(line, "DPT=23 ") {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 )
@@ -22,8 +23,9 @@ const (
 	exitNotInet = 2 // the peer is neither IPv4 nor IPv6
 )
 
-// run does the whole job and returns the exit status. It never writes to
-// the peer: under inetd, fds 0, 1 and 2 are all the scanner's socket.
+// run does the whole job and returns the exit status; it alone picks it.
+// It never writes to the peer: under inetd, fds 0, 1 and 2 are all the
+// scanner's socket.
 func run(args []string) int {
 	log := newLogger()
 	defer log.close()
@@ -36,25 +38,31 @@ func run(args []string) int {
 	}
 	allow, err := loadAllowlist(conf.allowFile)
 	if err != nil {
-		log.err(err.Error())
-		return exitFailure
+		return fail(log, err)
 	}
+	// The programs' stdin, /dev/null, is opened before the sandbox.
 	sp, err := newSpawner()
 	if err != nil {
-		log.err(err.Error())
-		return exitFailure
+		return fail(log, err)
 	}
 	if err := sandbox(planSandbox(conf, runtime.GOOS)); err != nil {
-		log.err("sandbox: " + err.Error())
-		return exitFailure
+		return fail(log, fmt.Errorf("sandbox: %w", err))
 	}
 	peer, err := peerAddr(0)
 	if err != nil {
-		log.err(err.Error())
-		if errors.Is(err, errNotInet) {
-			return exitNotInet
-		}
-		return exitFailure
+		return fail(log, err)
 	}
-	return ban(conf, allow, peer, log, sp)
+	if err := ban(conf, allow, peer, log, sp); err != nil {
+		return fail(log, err)
+	}
+	return exitOK
+}
+
+// fail logs err and returns the exit status it calls for.
+func fail(log *logger, err error) int {
+	log.err(err.Error())
+	if errors.Is(err, errNotInet) {
+		return exitNotInet
+	}
+	return exitFailure
 }

@@ -27,12 +27,20 @@ const (
 	noHelper     = "none"
 )
 
-// defaultPrograms is where each backend's program lives on the systems that have it.
-var defaultPrograms = map[string]string{
-	"pf":    "/sbin/pfctl",
-	"npf":   "/sbin/npfctl",
-	"nft":   "/usr/sbin/nft",
-	"ipset": "/usr/sbin/ipset",
+// defaultProgram is where a backend's program lives on the systems that
+// have it; ok is false for an unknown backend.
+func defaultProgram(backend string) (path string, ok bool) {
+	switch backend {
+	case "pf":
+		return "/sbin/pfctl", true
+	case "npf":
+		return "/sbin/npfctl", true
+	case "nft":
+		return "/usr/sbin/nft", true
+	case "ipset":
+		return "/usr/sbin/ipset", true
+	}
+	return "", false
 }
 
 // osDefaults returns the backend and helper a system uses unless told otherwise.
@@ -133,7 +141,7 @@ func (conf *config) setOption(opt byte, value string, opts *rawOptions) error {
 // finish checks and fills in what depends on more than one option.
 func (conf *config) finish(opts *rawOptions) error {
 	backend, program, helper := opts.backend, opts.program, opts.helper
-	def, ok := defaultPrograms[backend]
+	def, ok := defaultProgram(backend)
 	if !ok {
 		return errors.New("unknown backend " + strconv.Quote(backend) + ": use pf, npf, nft or ipset")
 	}
@@ -182,11 +190,8 @@ func checkTable(name, backend string) error {
 		return errors.New("bad table name " + strconv.Quote(name) + ": 1 to " + strconv.Itoa(limit) +
 			" letters, digits, '_', '-' or '.', not starting with '-'")
 	}
-	// nft reads a word that starts with a digit as a number, and one that
-	// starts with '-' as an option: its names start with a letter, '_' or '.'.
-	if c := name[0]; backend == "nft" && c >= '0' && c <= '9' {
-		return errors.New("bad table name " + strconv.Quote(name) +
-			": nft takes a set name that starts with a letter, '_' or '.'")
+	if backend == "nft" {
+		return checkNftSetName(name)
 	}
 	return nil
 }

@@ -82,9 +82,9 @@ type linuxSetup struct {
 func (k kernelSetup) banLength(n *testNet, addr string) string {
 	v6 := strings.Contains(addr, ":")
 	switch {
-	case k.has(n, setName("iblocked", v6), addr):
+	case k.has(n, familySet("iblocked", v6), addr):
 		return "10d"
-	case k.has(n, setName(k.short, v6), addr):
+	case k.has(n, familySet(k.short, v6), addr):
 		return "1h"
 	}
 	return ""
@@ -108,7 +108,7 @@ var linuxSetups = []linuxSetup{
 			n.serve()
 		},
 		func(n *testNet, addr string) string {
-			if n.nftHas(setName("iblocked", strings.Contains(addr, ":")), addr) {
+			if n.nftHas(familySet("iblocked", strings.Contains(addr, ":")), addr) {
 				return "10d"
 			}
 			return ""
@@ -284,16 +284,16 @@ func formatCaught(m map[string]string) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestReadmeScannerTableIsTheTestsTable compares the README's table of what
-// each Linux setup catches with caught, which the scanners test asserts.
+// TestReadmeScannerTableIsTheTestsTable compares doc/linux.md's table of
+// what each Linux setup catches with caught, which the scanners test asserts.
 func TestReadmeScannerTableIsTheTestsTable(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile("doc/linux.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, table, ok := strings.Cut(string(data), "| scan | ")
 	if !ok {
-		t.Fatal("README.md has no table of scans")
+		t.Fatal("doc/linux.md has no table of scans")
 	}
 	table, _, _ = strings.Cut(table, "\n\n")
 	rows := strings.Split(table, "\n")
@@ -302,7 +302,7 @@ func TestReadmeScannerTableIsTheTestsTable(t *testing.T) {
 	for _, row := range rows[2:] {
 		cells := strings.Split(strings.Trim(row, "| "), " | ")
 		if len(cells) != len(columns)+1 {
-			t.Fatalf("README row %q has %d cells, want %d", row, len(cells), len(columns)+1)
+			t.Fatalf("doc/linux.md row %q has %d cells, want %d", row, len(cells), len(columns)+1)
 		}
 		for i, setup := range columns {
 			if got[setup] == nil {
@@ -317,7 +317,7 @@ func TestReadmeScannerTableIsTheTestsTable(t *testing.T) {
 	}
 	for _, setup := range linuxSetups {
 		if a, b := formatCaught(got[setup.name]), formatCaught(caught[setup.name]); a != b {
-			t.Errorf("README, %s:\n%s\nthe test:\n%s", setup.name, a, b)
+			t.Errorf("doc/linux.md, %s:\n%s\nthe test:\n%s", setup.name, a, b)
 		}
 	}
 }

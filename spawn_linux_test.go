@@ -28,7 +28,7 @@ func TestOutputOfAProgramThatAlreadyExitedIsKept(t *testing.T) {
 	defer unix.Close(out)
 	waitExited(t, pid)
 	res := &result{argv: argv, timeout: time.Second}
-	res.collect(pid, out, time.Now().Add(time.Second))
+	res.reap(pid, out, time.Now().Add(time.Second))
 	if got := res.describe(); got != strings.Join(argv, " ")+": exit status 255: pfctl: Invalid argument." {
 		t.Errorf("describe: %q", got)
 	}

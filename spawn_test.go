@@ -65,7 +65,7 @@ func spawnOnce(via string) int {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, argv[0])
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr, cmd.Env = &out, &out, programEnv
+		cmd.Stdout, cmd.Stderr, cmd.Env = &out, &out, []string{programPath}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if cmd.Run() != nil {
 			return 1

@@ -1,5 +1,9 @@
 package main
 
+// The four backends, pf, npf, nft and ipset: the argv of a ban on each, and
+// what their answers mean (already banned, worth another try, a full or a
+// missing set).
+
 import (
 	"bytes"
 	"net/netip"
@@ -31,9 +35,9 @@ func banTarget(conf *config, allow []netip.Prefix, addr netip.Addr) (target, why
 	return network.String(), ""
 }
 
-// setName is the nft set or ipset for the family: nft and ipset sets hold
+// familySet is the nft set or ipset for the family: nft and ipset sets hold
 // one family each, so IPv6 goes to the table name with a "6".
-func setName(table string, v6 bool) string {
+func familySet(table string, v6 bool) string {
 	if v6 {
 		return table + "6"
 	}
@@ -65,9 +69,9 @@ func banCommands(conf *config, target string, v6 bool) [][]string {
 	case "npf":
 		cmds = append(cmds, []string{p, "table", t, "add", target})
 	case "nft":
-		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", setName(t, v6), "{", nftElement(target), "}"})
+		cmds = append(cmds, []string{p, "add", "element", "inet", "iblock", familySet(t, v6), "{", nftElement(target), "}"})
 	case "ipset":
-		cmds = append(cmds, []string{p, "add", setName(t, v6), target, "-exist"})
+		cmds = append(cmds, []string{p, "add", familySet(t, v6), target, "-exist"})
 	}
 	if conf.helper != "" {
 		for i, argv := range cmds {
@@ -83,12 +87,35 @@ func alreadyBanned(backend string, res *result) bool {
 	return backend == "npf" && res.exitedWith(1) && bytes.Contains(res.output, []byte("entry already exists"))
 }
 
+// failureHint explains a failed nft or ipset add whose set is full or
+// does not exist, for the end of the err line; it is "" for any other
+// failure.
+func failureHint(conf *config, res *result, target string, v6 bool) string {
+	if setFull(conf.backend, res) {
+		return "; set " + familySet(conf.table, v6) + " is full, " + target + " is not banned"
+	}
+	return missingSetHint(conf, res, v6)
+}
+
+// setFull reports whether an add failed because the set holds as many
+// elements as it may: nft's size, for which nft prints the kernel's
+// ENFILE, or ipset's maxelem.
+func setFull(backend string, res *result) bool {
+	switch backend {
+	case "nft":
+		return res.exitedWith(1) && bytes.Contains(res.output, []byte("Too many open files in system"))
+	case "ipset":
+		return res.exitedWith(1) && bytes.Contains(res.output, []byte("Hash is full"))
+	}
+	return false
+}
+
 // missingSetHint explains a failed nft or ipset add whose set does not exist
 // and names the command that creates it; it is "" for any other failure.
 // The set needs a timeout for expiry; an nft set needs no "interval" flag
 // (see nftElement) and "dynamic" lets the kernel-side ruleset add to it.
 func missingSetHint(conf *config, res *result, v6 bool) string {
-	set := setName(conf.table, v6)
+	set := familySet(conf.table, v6)
 	nftType, ipsetFamily := "ipv4_addr", "inet"
 	if v6 {
 		nftType, ipsetFamily = "ipv6_addr", "inet6"
@@ -111,7 +138,9 @@ const addTries = 3
 // worthRetrying reports whether a failed command may succeed if run again.
 // nft adds to an interval set that run at the same time, as in a burst of
 // scanners, now and then fail with a spurious overlap; run again, they pass.
-// The shipped rulesets have no interval sets; older ones may.
+// The sets iblock adds to in the shipped rulesets (iblocked*, and the
+// kernel's syn_banned*) are not interval sets; their allow sets are, and
+// so may the ban sets of rulesets written before.
 func worthRetrying(backend string, res *result) bool {
 	return backend == "nft" && res.exitedWith(1) &&
 		bytes.Contains(res.output, []byte("interval overlaps with an existing one"))
