@@ -71,33 +71,69 @@ func TestFleetBelievesOnlyWhatTheKernelOrIblockWrote(t *testing.T) {
 }
 
 // forgery is one line an unprivileged user on A writes, the address it
-// names, and what its message looks like in the journal.
+// names, and what its message looks like in the journal (or in
+// /var/log/syslog, where it never reaches the journal).
 type forgery struct {
 	how, addr, message string
+	file               bool
 }
 
 // forgedLinesBanNothingAnywhere writes, as nobody on A, lines in iblock's
 // and the kernel's name: through logger, as raw datagrams to /dev/log,
 // and through journald's native protocol with the trusted fields set by
-// hand. Each reaches A's journal with nobody's _UID; none makes a
-// decision, and neither B nor C drops what they name.
+// hand; and one into /var/log/syslog, which Debian's own acquisition
+// reads. Each reaches A's journal (or that file); none makes a decision,
+// and neither B nor C drops what they name.
 func (f *fleet) forgedLinesBanNothingAnywhere() {
 	t := f.t
+	forged := f.forgeries()
+	f.sendForgeries(forged)
+	// A real ban through the kernel and iblock after the forged lines:
+	// once B and C drop it, the agent has read past them on both sources.
+	f.timeFleetBan(lapiDownScanner4, func() { f.hostA.touchTrap(lapiDownScanner4, hostA4) })
+	f.waitLinesRead()
+	nobodysLines := f.journalLines("", "_UID=65534")
+	for _, fg := range forged {
+		if !fg.file && !hasLine(nobodysLines, fg.message) {
+			t.Errorf("A's journal lacks the line forged by %s as nobody: %q", fg.how, fg.message)
+		}
+		if d, ok := f.decision(fg.addr); ok {
+			t.Errorf("a line forged by %s banned %s: %+v", fg.how, fg.addr, d)
+		}
+		if ip, err := netip.ParseAddr(fg.addr); err == nil && (f.bouncerHas(f.hostB, ip.String()) || f.bouncerHas(f.hostC, ip.String())) {
+			t.Errorf("a line forged by %s made B or C drop %s", fg.how, fg.addr)
+		}
+	}
+	if out, _ := f.hostC.run("ipset", "list", "crowdsec-blacklists"); strings.Contains(out, "0.0.0.0/1") {
+		t.Errorf("C's ipset holds 0.0.0.0/1")
+	}
+	report(t, "%d lines forged on A (as nobody: logger, raw datagrams, journal protocol; a line in /var/log/syslog): %d in A's journal as uid 65534, %d decisions",
+		len(forged), countIn(nobodysLines, forged), countDecisions(f, forged))
+}
+
+// forgeries are the lines forgedLinesBanNothingAnywhere writes, in the
+// order sendForgeries sends them.
+func (f *fleet) forgeries() []forgery {
 	kernelLine := func(src string) string {
 		return "iblock-ban: IN=veth0 OUT= MAC=" + f.macA + ":" + f.macScn + ":08:00 SRC=" + src + " DST=" + hostA4 +
 			" LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=23 WINDOW=502 RES=0x00 ACK URGP=0 "
 	}
-	nobody := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
-	forged := []forgery{
-		{"logger -t iblock", "203.0.113.4", "blocking 203.0.113.4"},
-		{"logger -t kernel", "203.0.113.5", kernelLine("203.0.113.5")},
-		{"logger -t iblock, half of IPv4", "0.0.0.0/1", "blocking 0.0.0.0/1"},
-		{"datagram <4>kernel:", "203.0.113.6", kernelLine("203.0.113.6")},
-		{"datagram <29>iblock[4242]:", "203.0.113.7", "blocking 203.0.113.7"},
-		{"journal protocol, _TRANSPORT=syslog _UID=0", "203.0.113.8", "blocking 203.0.113.8"},
-		{"journal protocol, _TRANSPORT=kernel", "203.0.113.9", kernelLine("203.0.113.9")},
+	return []forgery{
+		{how: "logger -t iblock", addr: "203.0.113.4", message: "blocking 203.0.113.4"},
+		{how: "logger -t kernel", addr: "203.0.113.5", message: kernelLine("203.0.113.5")},
+		{how: "logger -t iblock, half of IPv4", addr: "0.0.0.0/1", message: "blocking 0.0.0.0/1"},
+		{how: "datagram <4>kernel:", addr: "203.0.113.6", message: kernelLine("203.0.113.6")},
+		{how: "datagram <29>iblock[4242]:", addr: "203.0.113.7", message: "blocking 203.0.113.7"},
+		{how: "journal protocol, _TRANSPORT=syslog _UID=0", addr: "203.0.113.8", message: "blocking 203.0.113.8"},
+		{how: "journal protocol, _TRANSPORT=kernel", addr: "203.0.113.9", message: kernelLine("203.0.113.9")},
+		{how: "/var/log/syslog, as rsyslog writes a datagram", addr: "203.0.113.10", message: "blocking 203.0.113.10", file: true},
 	}
-	c := f.host
+}
+
+// sendForgeries writes the forgeries as nobody, each its own way.
+func (f *fleet) sendForgeries(forged []forgery) {
+	t, c := f.t, f.host
+	nobody := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
 	c.mustRun(append(nobody, "logger", "-t", "iblock", "--id=4242", "-p", "daemon.notice", forged[0].message)...)
 	c.mustRun(append(nobody, "logger", "-t", "kernel", "-p", "kern.warning", forged[1].message)...)
 	c.mustRun(append(nobody, "logger", "-t", "iblock", "-p", "daemon.notice", forged[2].message)...)
@@ -110,32 +146,28 @@ func (f *fleet) forgedLinesBanNothingAnywhere() {
 		cmd.Stdin = strings.NewReader(fields)
 		mustCombined(t, cmd)
 	}
-	// A real ban through the kernel and iblock after the forged lines:
-	// once B and C drop it, the agent has read past them on both sources.
-	f.timeFleetBan(lapiDownScanner4, func() { f.hostA.touchTrap(lapiDownScanner4, hostA4) })
-	f.waitLinesRead()
-	nobodysLines := f.journalLines("", "_UID=65534")
-	for _, fg := range forged {
-		if !slicesContainsString(nobodysLines, fg.message) {
-			t.Errorf("A's journal lacks the line forged by %s as nobody: %q", fg.how, fg.message)
-		}
-		if d, ok := f.decision(fg.addr); ok {
-			t.Errorf("a line forged by %s as nobody banned %s: %+v", fg.how, fg.addr, d)
-		}
-		if ip, err := netip.ParseAddr(fg.addr); err == nil && (f.bouncerHas(f.hostB, ip.String()) || f.bouncerHas(f.hostC, ip.String())) {
-			t.Errorf("a line forged by %s as nobody made B or C drop %s", fg.how, fg.addr)
-		}
-	}
-	if out, _ := f.hostC.run("ipset", "list", "crowdsec-blacklists"); strings.Contains(out, "0.0.0.0/1") {
-		t.Errorf("C's ipset holds 0.0.0.0/1")
-	}
-	report(t, "%d lines forged as nobody on A (logger, raw datagrams, journal protocol): %d in A's journal as uid 65534, %d decisions",
-		len(forged), countIn(nobodysLines, forged), countDecisions(f, forged))
+	f.appendSyslogFile("iblock[4242]: " + forged[7].message)
 }
 
-func slicesContainsString(list []string, s string) bool {
-	for _, l := range list {
-		if l == s || strings.TrimSpace(l) == strings.TrimSpace(s) {
+// appendSyslogFile appends a line to A's /var/log/syslog as rsyslog
+// would write it from a datagram anyone sent: the file acquisition of
+// Debian's /etc/crowdsec/acquis.yaml reads it.
+func (f *fleet) appendSyslogFile(line string) {
+	file, err := os.OpenFile(filepath.Join(f.host.root, "var/log/syslog"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer file.Close()
+	if _, err := file.WriteString(time.Now().Format(time.Stamp) + " vm " + line + "\n"); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// hasLine reports whether lines hold s, trailing spaces aside (the
+// kernel's lines end with one).
+func hasLine(lines []string, s string) bool {
+	for _, l := range lines {
+		if strings.TrimSpace(l) == strings.TrimSpace(s) {
 			return true
 		}
 	}
@@ -145,7 +177,7 @@ func slicesContainsString(list []string, s string) bool {
 func countIn(lines []string, forged []forgery) int {
 	k := 0
 	for _, fg := range forged {
-		if slicesContainsString(lines, fg.message) {
+		if hasLine(lines, fg.message) {
 			k++
 		}
 	}

@@ -99,6 +99,9 @@ func (f *fleet) installTrapFiles(root string) {
 		"etc/systemd/system/iblock-fleet@.service":              readExample(t, "linux/iblock@.service"),
 		"etc/systemd/system/iblock-fleet.socket":                socket,
 		"etc/systemd/journald.conf.d/kmsg.conf":                 "[Journal]\nReadKMsg=yes\n",
+		// Debian's own /etc/crowdsec/acquis.yaml reads it, as on a host
+		// with rsyslog: the parser must take nothing from it.
+		"var/log/syslog": "",
 	}
 	writeRootFiles(t, root, files, 0o644)
 	enable := needTool(t, "systemctl")
