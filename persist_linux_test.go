@@ -1,0 +1,456 @@
+package main
+
+// examples/linux/iblock-sets against real nft and ipset sets in a network
+// namespace: concurrent saves, damaged files, downtime, and its cost at
+// the sets' full size.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// setsBackend is what the tests of iblock-sets need of nft or ipset.
+type setsBackend struct {
+	name string // iblock-sets' first argument
+	// load creates the kernel-side sets of the examples.
+	load func(n *testNet)
+	// fill adds elements to a set in one command file: addresses, and
+	// the seconds each has left (0: the set's timeout).
+	fill func(n *testNet, set string, addrs []string, seconds int)
+	// flush empties a set.
+	flush func(n *testNet, set string)
+	// state reads the sets: set → element → seconds left (-1: none).
+	state func(n *testNet) setState
+	// allow is the allow set; rejected is an element that passes
+	// iblock-sets' checks and that the firewall rejects in iblocked.
+	allow, rejected string
+}
+
+var setsBackends = []setsBackend{
+	{name: "nft", load: func(n *testNet) { n.loadKernelNft() },
+		fill: nftFillSet, flush: func(n *testNet, set string) { n.mustRun("nft", "flush", "set", "inet", "iblock", set) },
+		state: func(n *testNet) setState { return n.nftSets() },
+		// A prefix, in a set without the interval flag.
+		allow: "allowed", rejected: "192.0.2.0/24"},
+	{name: "ipset", load: func(n *testNet) {
+		n.runInput("examples/linux/ipset.conf", needTool(n.t, "ipset"), "-exist", "restore")
+	},
+		fill: ipsetFillSet, flush: func(n *testNet, set string) { n.mustRun("ipset", "flush", set) },
+		state: func(n *testNet) setState { return ipsetSets(n.mustRun("ipset", "save")) },
+		// hash:net takes no /0.
+		allow: "iblock_allow", rejected: "192.0.2.0/0"},
+}
+
+// nftFillSet adds the addresses to an nft set, a thousand to a command.
+func nftFillSet(n *testNet, set string, addrs []string, seconds int) {
+	n.t.Helper()
+	var b strings.Builder
+	for i, a := range addrs {
+		if i%1000 == 0 {
+			if i > 0 {
+				b.WriteString("}\n")
+			}
+			fmt.Fprintf(&b, "add element inet iblock %s {\n", set)
+		}
+		if seconds > 0 {
+			fmt.Fprintf(&b, "%s timeout 1h expires %ds,\n", a, seconds)
+		} else {
+			fmt.Fprintf(&b, "%s,\n", a)
+		}
+	}
+	b.WriteString("}\n")
+	n.runInput(writeTemp(n.t, "input", b.String()), "nft", "-f", "-")
+}
+
+// ipsetFillSet adds the addresses to an ipset with ipset restore.
+func ipsetFillSet(n *testNet, set string, addrs []string, seconds int) {
+	n.t.Helper()
+	var b strings.Builder
+	for _, a := range addrs {
+		if seconds > 0 {
+			fmt.Fprintf(&b, "add %s %s timeout %d\n", set, a, seconds)
+		} else {
+			fmt.Fprintf(&b, "add %s %s\n", set, a)
+		}
+	}
+	n.runInput(writeTemp(n.t, "input", b.String()), "ipset", "-exist", "restore")
+}
+
+// ipsetSets reads "ipset save": set → element → seconds left (-1: none).
+func ipsetSets(saved string) setState {
+	sets := setState{}
+	for _, line := range strings.Split(saved, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "create":
+			sets[f[1]] = map[string]int64{}
+		case len(f) >= 3 && f[0] == "add":
+			left := int64(-1)
+			for i := 3; i+1 < len(f); i++ {
+				if f[i] == "timeout" {
+					left, _ = strconv.ParseInt(f[i+1], 10, 64)
+				}
+			}
+			sets[f[1]][f[2]] = left
+		}
+	}
+	return sets
+}
+
+// docAddresses returns k IPv4 addresses of 198.18.0.0/15, k ≤ 131072.
+func docAddresses(k int) []string {
+	addrs := make([]string, k)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("198.%d.%d.%d", 18+i>>16, i>>8&255, i&255)
+	}
+	return addrs
+}
+
+// docAddresses6 returns k IPv6 addresses of 2001:db8::/32.
+func docAddresses6(k int) []string {
+	addrs := make([]string, k)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)
+	}
+	return addrs
+}
+
+// setsScript is iblock-sets as the source tree ships it.
+func setsScript(t *testing.T) string {
+	t.Helper()
+	script, err := filepath.Abs("examples/linux/iblock-sets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// longBans are the sets iblock-sets saves, with what the backend adds.
+func (b setsBackend) saved(s setState) setState {
+	out := setState{}
+	for _, set := range []string{"iblocked", "iblocked6", b.allow, b.allow + "6"} {
+		if elems, ok := s[set]; ok {
+			out[set] = elems
+		}
+	}
+	return out
+}
+
+// TestIblockSetsConcurrentSavesLeaveACompleteFile runs twenty pairs of
+// saves at once, for nft and ipset: each leaves the whole file, and no
+// temporary file is left beside it.
+func TestIblockSetsConcurrentSavesLeaveACompleteFile(t *testing.T) {
+	for _, b := range setsBackends {
+		t.Run(b.name, func(t *testing.T) {
+			n := newTestNet(t)
+			script := setsScript(t)
+			b.load(n)
+			b.fill(n, "iblocked", docAddresses(50), 0)
+			dir := t.TempDir()
+			file := filepath.Join(dir, "sets")
+			n.mustRun(script, b.name, "save", file)
+			want, _ := os.ReadFile(file)
+			for pair := 1; pair <= 20; pair++ {
+				saves := []*exec.Cmd{n.command(script, b.name, "save", file), n.command(script, b.name, "save", file)}
+				for _, s := range saves {
+					if err := s.Start(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, s := range saves {
+					if err := s.Wait(); err != nil {
+						t.Errorf("pair %d: a save failed: %v", pair, err)
+					}
+				}
+				got, _ := os.ReadFile(file)
+				if lines(got) != lines(want) {
+					t.Fatalf("pair %d of saves at once left %d bytes, %d lines; one save alone writes %d lines:\n%s",
+						pair, len(got), lines(got), lines(want), got)
+				}
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if !regexp.MustCompile(`^sets(\.lock|\.restored)?$`).MatchString(e.Name()) {
+					t.Errorf("saves left %s beside the file", e.Name())
+				}
+			}
+			report(t, "%s: 20 pairs of saves at once, each left the whole file, %d lines", b.name, lines(want))
+		})
+	}
+}
+
+func lines(b []byte) int { return strings.Count(string(b), "\n") }
+
+// damages are what can happen to a saved file of ten bans, its first
+// line the header, then the bans (lines 2 to 11), the allow set, and
+// the trailer; each with the bans that must come back and the line the
+// report must name ("" for the file as a whole).
+var damages = []struct {
+	name     string
+	damage   func(b setsBackend, data []byte) []byte
+	restored int
+	line     string
+}{
+	{"cut in the middle of the sixth ban", func(_ setsBackend, d []byte) []byte {
+		return d[:lineStart(d, 7)+14]
+	}, 5, ":7: "},
+	{"cut after the last ban", func(_ setsBackend, d []byte) []byte {
+		return d[:lineStart(d, 12)]
+	}, 10, ": cut short after line 11"},
+	{"empty", func(setsBackend, []byte) []byte { return nil }, 0, ": empty"},
+	{"zero-filled", func(_ setsBackend, d []byte) []byte { return make([]byte, len(d)) }, 0, ":1: "},
+	{"an element the firewall rejects in the fourth ban", func(b setsBackend, d []byte) []byte {
+		fifth := d[lineStart(d, 5):lineStart(d, 6)]
+		bad := regexp.MustCompile(`^iblocked \S+ `).ReplaceAll(fifth, []byte("iblocked "+b.rejected+" "))
+		return append(append(append([]byte(nil), d[:lineStart(d, 5)]...), bad...), d[lineStart(d, 6):]...)
+	}, 9, ":5: rejected"},
+}
+
+// lineStart returns the offset of line k (from 1) of data.
+func lineStart(data []byte, k int) int {
+	off := 0
+	for i := 1; i < k; i++ {
+		off += strings.IndexByte(string(data[off:]), '\n') + 1
+	}
+	return off
+}
+
+// TestIblockSetsRestoresTheGoodLinesOfADamagedFile damages a saved file of
+// ten bans in each way of damages, for nft and ipset: the bans still
+// whole come back, the report names the bad line, the file is kept aside
+// as it was, and the next save leaves that copy alone.
+func TestIblockSetsRestoresTheGoodLinesOfADamagedFile(t *testing.T) {
+	for _, b := range setsBackends {
+		t.Run(b.name, func(t *testing.T) {
+			n := newTestNet(t)
+			script := setsScript(t)
+			b.load(n)
+			b.fill(n, "iblocked", docAddresses(10), 0)
+			good := filepath.Join(t.TempDir(), "good")
+			n.mustRun(script, b.name, "save", good)
+			data, _ := os.ReadFile(good)
+			if l := strings.Split(string(data), "\n"); len(l) < 12 || !strings.HasPrefix(l[10], "iblocked ") || strings.HasPrefix(l[11], "iblocked ") {
+				t.Fatalf("the saved file is not header, ten bans, the rest:\n%s", data)
+			}
+			for _, d := range damages {
+				dir := t.TempDir()
+				file := filepath.Join(dir, "sets")
+				damaged := d.damage(b, data)
+				os.WriteFile(file, damaged, 0o600)
+				b.flush(n, "iblocked")
+				out, err := n.run(script, b.name, "restore", file)
+				if code := exitCode(err); code != 1 {
+					t.Errorf("%s: restore exited %d, want 1: %s", d.name, code, out)
+				}
+				if got := len(b.state(n)["iblocked"]); got != d.restored {
+					t.Errorf("%s: %d of 10 bans came back, want %d: %s", d.name, got, d.restored, out)
+				}
+				if !strings.Contains(out, file+d.line) {
+					t.Errorf("%s: the report does not name %q:\n%s", d.name, file+d.line, out)
+				}
+				aside, _ := filepath.Glob(file + ".damaged-*")
+				if len(aside) != 1 {
+					t.Errorf("%s: want the file kept aside once, got %q", d.name, aside)
+					continue
+				}
+				n.mustRun(script, b.name, "save", file)
+				if kept, _ := os.ReadFile(aside[0]); string(kept) != string(damaged) {
+					t.Errorf("%s: the copy kept aside differs from the damaged file", d.name)
+				}
+				report(t, "%s, %s: %d of 10 bans restored; it said:\n%s", b.name, d.name, d.restored,
+					strings.TrimSpace(strings.ReplaceAll(out, dir+"/", "")))
+			}
+		})
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(*exec.ExitError); ok {
+		return e.ExitCode()
+	}
+	return -1
+}
+
+// TestIblockSetsRefusesToOverwriteBansNotRestoredSinceBoot: after a boot
+// (another boot id in the marker) and before a restore, a save must not
+// replace the file, which holds the only copy of the bans.
+func TestIblockSetsRefusesToOverwriteBansNotRestoredSinceBoot(t *testing.T) {
+	for _, b := range setsBackends {
+		t.Run(b.name, func(t *testing.T) {
+			n := newTestNet(t)
+			script := setsScript(t)
+			b.load(n)
+			b.fill(n, "iblocked", docAddresses(10), 0)
+			file := filepath.Join(t.TempDir(), "sets")
+			n.mustRun(script, b.name, "save", file)
+			before, _ := os.ReadFile(file)
+			os.WriteFile(file+".restored", []byte("00000000-0000-0000-0000-000000000000\n"), 0o600)
+			b.flush(n, "iblocked")
+			if out, err := n.run(script, b.name, "save", file); err == nil {
+				t.Errorf("a save before the restore succeeded: %s", out)
+			}
+			if after, _ := os.ReadFile(file); string(after) != string(before) {
+				t.Errorf("a save before the restore changed the file:\n%s", after)
+			}
+			n.mustRun(script, b.name, "restore", file)
+			n.mustRun(script, b.name, "save", file)
+			if got := len(b.state(n)["iblocked"]); got != 10 {
+				t.Errorf("%d of 10 bans after the restore", got)
+			}
+		})
+	}
+}
+
+// TestIblockSetsTakesTheDowntimeOff restores a file saved 30 s ago (its
+// times moved back by 30 s): each ban has 30 s less than it had at the
+// save, at least 27 s less, and a ban with 10 s left is gone.
+func TestIblockSetsTakesTheDowntimeOff(t *testing.T) {
+	const down = 30
+	for _, b := range setsBackends {
+		t.Run(b.name, func(t *testing.T) {
+			n := newTestNet(t)
+			script := setsScript(t)
+			b.load(n)
+			b.fill(n, "iblocked", []string{"192.0.2.10"}, 1200)
+			b.fill(n, "iblocked", []string{"192.0.2.11"}, 10)
+			b.fill(n, "iblocked6", []string{"2001:db8::10"}, 0)
+			file := filepath.Join(t.TempDir(), "sets")
+			n.mustRun(script, b.name, "save", file)
+			before := b.state(n)
+			data, _ := os.ReadFile(file)
+			os.WriteFile(file, movedBack(t, data, down), 0o600)
+			for _, set := range []string{"iblocked", "iblocked6"} {
+				b.flush(n, set)
+			}
+			n.mustRun(script, b.name, "restore", file)
+			after := b.state(n)
+			if _, ok := after["iblocked"]["192.0.2.11"]; ok {
+				t.Errorf("a ban with 10 s left came back after %d s down", down)
+			}
+			for set, addr := range map[string]string{"iblocked": "192.0.2.10", "iblocked6": "2001:db8::10"} {
+				was, now := before[set][addr], after[set][addr]
+				if was-now < down-3 || was-now > down+3 {
+					t.Errorf("%s had %d s left at the save and %d s after %d s down", addr, was, now, down)
+				}
+				report(t, "%s: %s had %d s left at the save, %d s after a restore %d s later", b.name, addr, was, now, down)
+			}
+		})
+	}
+}
+
+// movedBack moves every time of a saved file back by seconds: the save
+// time of its header and each element's expiry.
+func movedBack(t *testing.T, data []byte, seconds int64) []byte {
+	t.Helper()
+	var out []string
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		f := strings.Fields(line)
+		last := len(f) - 1
+		if i > 0 && f[0] == "#" {
+			out = append(out, line)
+			continue
+		}
+		if v, err := strconv.ParseInt(f[last], 10, 64); err == nil {
+			f[last] = strconv.FormatInt(v-seconds, 10)
+		} else if f[last] != "-" {
+			t.Fatalf("line %d of the saved file ends in no time: %q", i+1, line)
+		}
+		out = append(out, strings.Join(f, " "))
+	}
+	return []byte(strings.Join(out, "\n") + "\n")
+}
+
+// TestIblockSetsCostAgainstSetSize fills iblocked and iblocked6 with
+// 10 000, 65 536 and 262 144 bans each (at most the sets' size), then
+// times a save and a restore of them, for nft and ipset, and prints the
+// time, the CPU and the peak memory of the largest process.
+func TestIblockSetsCostAgainstSetSize(t *testing.T) {
+	for _, b := range setsBackends {
+		t.Run(b.name, func(t *testing.T) {
+			n := newTestNet(t)
+			script := setsScript(t)
+			b.load(n)
+			capacity := setCapacity(t, n, b)
+			for _, size := range []int{10000, 65536, 262144} {
+				if size > capacity {
+					report(t, "%s: the sets hold %d, not %d", b.name, capacity, size)
+					continue
+				}
+				for _, set := range []string{"iblocked", "iblocked6"} {
+					b.flush(n, set)
+				}
+				half := size / 2
+				b.fill(n, "iblocked", docAddresses(half), 0)
+				b.fill(n, "iblocked6", docAddresses6(size-half), 0)
+				file := filepath.Join(t.TempDir(), "sets")
+				save := measure(t, n.command(script, b.name, "save", file))
+				for _, set := range []string{"iblocked", "iblocked6"} {
+					b.flush(n, set)
+				}
+				restore := measure(t, n.command(script, b.name, "restore", file))
+				got := b.state(n)
+				if k := len(got["iblocked"]) + len(got["iblocked6"]); k != size {
+					t.Errorf("%s: %d of %d bans restored", b.name, k, size)
+				}
+				info, _ := os.Stat(file)
+				report(t, "%s, %d bans (%d KB file): save %v, restore %v", b.name, size, info.Size()>>10, save, restore)
+			}
+		})
+	}
+}
+
+// setCapacity is the smaller size of iblocked and iblocked6.
+func setCapacity(t *testing.T, n *testNet, b setsBackend) int {
+	t.Helper()
+	size := regexp.MustCompile(`(?:size|maxelem) (\d+)`)
+	capacity := 1 << 30
+	for _, set := range []string{"iblocked", "iblocked6"} {
+		var out string
+		if b.name == "nft" {
+			out = n.mustRun("nft", "-t", "list", "set", "inet", "iblock", set)
+		} else {
+			out = n.mustRun("ipset", "-t", "list", set)
+		}
+		m := size.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no size in %s", out)
+		}
+		capacity = min(capacity, mustAtoi(m[1]))
+	}
+	return capacity
+}
+
+// cost is what one run of iblock-sets took: wall time, CPU time, and the
+// peak memory of its largest process (wait4 reports the largest of the
+// process and its descendants).
+type cost struct {
+	wall, cpu time.Duration
+	peakKB    int64
+}
+
+func (c cost) String() string {
+	return fmt.Sprintf("%v (CPU %v, peak %d MB)", c.wall.Round(10*time.Millisecond), c.cpu.Round(10*time.Millisecond), c.peakKB>>10)
+}
+
+func measure(t *testing.T, cmd *exec.Cmd) cost {
+	t.Helper()
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return cost{wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), ru.Maxrss}
+}
