@@ -111,13 +111,16 @@ func TestFirewallReloadAndRestartKeepTheBans(t *testing.T) {
 	}
 }
 
+// allowedAtRunTime is added to the allow set while the system runs.
+const allowedAtRunTime = "198.51.100.77"
+
 // plantBans adds a ban with twenty minutes left in each family, one with
 // the set's whole timeout, and an allowed address.
 func plantBans(c *container, b bootedSets) {
 	b.ban(c, "iblocked", timedBan4, 1200)
 	b.ban(c, "iblocked6", timedBan6, 1200)
 	b.ban(c, "iblocked", savedBan, 0)
-	b.ban(c, b.allow, allowlisted4, 0)
+	b.ban(c, b.allow, allowedAtRunTime, 0)
 }
 
 // offFor is how long the reboot test keeps the system off.
