@@ -224,3 +224,49 @@ func powerCutKeepsTheLastSave(t *testing.T, c *container, b bootedSets, root str
 	}
 	report(t, "%s: a power cut kept the %d elements of the last save", b.name, after.count())
 }
+
+// TestReadmeInstallsWhatTheBootedTestsInstall checks that the README's
+// steps for keeping bans name every file the booted tests install, where
+// they install it, and enable the units they enable.
+func TestReadmeInstallsWhatTheBootedTestsInstall(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(data), "### Keeping bans across reloads, reboots and power cuts on Linux")
+	section, _, _ = strings.Cut(section, "\n### ")
+	enables := strings.Join(regexp.MustCompile(`(?m)^\s+systemctl enable .*$`).FindAllString(section, -1), "\n")
+	for _, u := range append(slicesWithout(enabledUnits, "iblock.socket"), ipsetEnabledUnits...) {
+		if !strings.Contains(enables, " "+u) {
+			t.Errorf("the README does not enable %s:\n%s", u, enables)
+		}
+	}
+	for _, want := range []string{
+		"examples/linux/iblock-sets /usr/local/sbin/iblock-sets",
+		"examples/linux/iblock.nft /etc/iblock/iblock.nft",
+		`echo 'include "/etc/iblock/iblock.nft"' >>/etc/nftables.conf`,
+		"examples/linux/nftables.service.d/iblock.conf \\\n        /etc/systemd/system/nftables.service.d/iblock.conf",
+		"examples/linux/ip6tables.rules /etc/iblock/",
+		"examples/linux/iblock-save@.timer /etc/systemd/system/",
+		"apt-get install ipset iptables",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the README's steps lack %q", want)
+		}
+	}
+	for _, u := range ipsetUnits {
+		if !strings.Contains(section, "examples/linux/"+u) {
+			t.Errorf("the README's steps do not install %s", u)
+		}
+	}
+}
+
+func slicesWithout(s []string, x string) []string {
+	var out []string
+	for _, v := range s {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
