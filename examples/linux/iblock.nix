@@ -87,6 +87,8 @@ in
 
   # Restarting nftables empties the sets: partOf stops this unit (saves)
   # before nftables stops, and starts it (restores) after nftables starts.
+  # A reload of nftables empties them too, in one script that leaves no
+  # room for a save: this unit's reload restores the last save after it.
   systemd.services.iblock-sets = {
     description = "Keep the addresses iblock banned across reboots";
     wantedBy = [ "multi-user.target" ];
@@ -99,8 +101,10 @@ in
       RemainAfterExit = true;
       StateDirectory = "iblock";
       ExecStart = "-${sets} nft restore";
+      ExecReload = "-${sets} nft restore";
       ExecStop = "-${sets} nft save";
     };
+    unitConfig.ReloadPropagatedFrom = "nftables.service";
   };
   systemd.services.iblock-save = {
     description = "Save the addresses iblock banned";
