@@ -1,7 +1,7 @@
 package main
 
 // The project's Linux files installed into a root file system the way the
-// README tells an administrator to: make install, the units in
+// doc/linux.md tells an administrator to: make install, the units in
 // /etc/systemd/system, iblock-sets in /usr/local/sbin, the drop-in that
 // keeps the bans in nftables.service, the ruleset in /etc/iblock included
 // from /etc/nftables.conf, and the units enabled.
@@ -15,7 +15,7 @@ import (
 )
 
 // linuxUnits are the example units, all installed; enabledUnits are those
-// the README enables, with Debian's nftables.service, which loads the
+// doc/linux.md enables, with Debian's nftables.service, which loads the
 // ruleset at boot.
 var (
 	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-save@.service", "iblock-save@.timer"}

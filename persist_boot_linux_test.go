@@ -4,7 +4,7 @@ package main
 // do: reloads and restarts of the firewall's unit, a reboot after which
 // the downtime is taken off each ban, a damaged saved file, a power cut.
 // For nft (nftables.service with the drop-in) and for ipset
-// (iblock-iptables.service), installed as the README says.
+// (iblock-iptables.service), installed as doc/linux.md says.
 
 import (
 	"os"
@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// The ipset setup's units, all installed, and those the README enables.
+// The ipset setup's units, all installed, and those doc/linux.md enables.
 var (
 	ipsetUnits        = []string{"iblock-iptables.service", "iblock-save@.service", "iblock-save@.timer"}
 	ipsetEnabledUnits = []string{"iblock-iptables.service", "iblock-save@ipset.timer"}
@@ -225,20 +225,20 @@ func powerCutKeepsTheLastSave(t *testing.T, c *container, b bootedSets, root str
 	report(t, "%s: a power cut kept the %d elements of the last save", b.name, after.count())
 }
 
-// TestReadmeInstallsWhatTheBootedTestsInstall checks that the README's
-// steps for keeping bans name every file the booted tests install, where
-// they install it, and enable the units they enable.
-func TestReadmeInstallsWhatTheBootedTestsInstall(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+// TestLinuxDocInstallsWhatTheBootedTestsInstall checks that the steps
+// of doc/linux.md for keeping bans name every file the booted tests
+// install, where they install it, and enable the units they enable.
+func TestLinuxDocInstallsWhatTheBootedTestsInstall(t *testing.T) {
+	data, err := os.ReadFile("doc/linux.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, _ := strings.Cut(string(data), "### Keeping bans across reloads, reboots and power cuts on Linux")
-	section, _, _ = strings.Cut(section, "\n### ")
+	_, section, _ := strings.Cut(string(data), "## Keeping bans across reloads, reboots and power cuts on Linux")
+	section, _, _ = strings.Cut(section, "\n## ")
 	enables := strings.Join(regexp.MustCompile(`(?m)^\s+systemctl enable .*$`).FindAllString(section, -1), "\n")
 	for _, u := range append(slicesWithout(enabledUnits, "iblock.socket"), ipsetEnabledUnits...) {
 		if !strings.Contains(enables, " "+u) {
-			t.Errorf("the README does not enable %s:\n%s", u, enables)
+			t.Errorf("doc/linux.md does not enable %s:\n%s", u, enables)
 		}
 	}
 	for _, want := range []string{
@@ -251,12 +251,12 @@ func TestReadmeInstallsWhatTheBootedTestsInstall(t *testing.T) {
 		"apt-get install ipset iptables",
 	} {
 		if !strings.Contains(section, want) {
-			t.Errorf("the README's steps lack %q", want)
+			t.Errorf("the steps of doc/linux.md lack %q", want)
 		}
 	}
 	for _, u := range ipsetUnits {
 		if !strings.Contains(section, "examples/linux/"+u) {
-			t.Errorf("the README's steps do not install %s", u)
+			t.Errorf("the steps of doc/linux.md do not install %s", u)
 		}
 	}
 }
