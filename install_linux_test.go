@@ -1,6 +1,6 @@
 package main
 
-// The project's Linux files installed into a root file system the way the
+// The project's Linux files installed into a root file system the way
 // doc/linux.md tells an administrator to: make install, the units in
 // /etc/systemd/system, iblock-sets in /usr/local/sbin, the drop-in that
 // keeps the bans in nftables.service, the ruleset in /etc/iblock included
