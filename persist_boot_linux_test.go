@@ -270,3 +270,49 @@ func slicesWithout(s []string, x string) []string {
 	}
 	return out
 }
+
+// slowReload makes nftables.service's reload wait 5 s between its load,
+// which empties the sets, and its restore: the window an hourly save
+// could fall into.
+const slowReload = `[Service]
+ExecReload=
+ExecReload=-/usr/local/sbin/iblock-sets nft save
+ExecReload=/usr/sbin/nft -f /etc/nftables.conf
+ExecReload=/bin/sleep 5
+ExecReload=-/usr/local/sbin/iblock-sets nft restore
+`
+
+// TestHourlySaveWaitsForTheFirewallsReload starts the hourly save while
+// nftables.service reloads, between the load that empties the sets and
+// the restore: systemd holds the save until the reload is done, so it
+// saves the bans, not the empty sets.
+func TestHourlySaveWaitsForTheFirewallsReload(t *testing.T) {
+	c, n, root := bootInstalled(t)
+	plantBans(c, bootedSetups[0])
+	dropIn := filepath.Join(root, "etc/systemd/system/nftables.service.d/slow.conf")
+	if err := os.WriteFile(dropIn, []byte(slowReload), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun("systemctl", "daemon-reload")
+	c.mustRun("systemctl", "reload", "--no-block", "nftables.service")
+	waitUntil(t, 30*time.Second, "nftables.service did not empty the sets", func() bool {
+		return len(n.nftSets()["iblocked"]) == 0
+	})
+	start := time.Now()
+	c.mustRun("systemctl", "start", "iblock-save@nft.service")
+	held := time.Since(start)
+	saved, err := os.ReadFile(filepath.Join(root, "var/lib/iblock/sets.nft"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(saved), "iblocked "+timedBan4+" ") {
+		t.Errorf("a save during the reload wrote the empty sets:\n%s", saved)
+	}
+	waitUntil(t, 30*time.Second, "nftables.service did not finish its reload", func() bool {
+		return strings.TrimSpace(c.mustRun("systemctl", "show", "-P", "ActiveState", "nftables.service")) == "active"
+	})
+	if _, ok := n.nftSets()["iblocked"][timedBan4]; !ok {
+		t.Errorf("%s is gone after the reload and the save", timedBan4)
+	}
+	report(t, "a save started during a reload waited %v for it", held.Round(100*time.Millisecond))
+}
