@@ -81,14 +81,17 @@ func bootIpset(t *testing.T) (*container, *testNet, string) {
 }
 
 // TestFirewallReloadAndRestartKeepTheBans reloads and restarts the unit
-// that loads the sets, nftables.service and iblock-iptables.service:
-// every saved set keeps its elements and their remaining time.
+// that loads the sets, nftables.service and iblock-iptables.service, each
+// after a new ban: every saved set keeps its elements and their remaining
+// time.
 func TestFirewallReloadAndRestartKeepTheBans(t *testing.T) {
 	for _, b := range bootedSetups {
 		t.Run(b.name, func(t *testing.T) {
 			c, n, _ := b.boot(t)
 			plantBans(c, b)
-			for _, op := range []string{"reload", "restart"} {
+			for i, op := range []string{"reload", "restart"} {
+				// A ban made since the last save: only this save keeps it.
+				b.ban(c, "iblocked", burstAddress(1030+i), 0)
 				before := b.saved(b.state(n))
 				start := time.Now()
 				c.mustRun("systemctl", op, b.unit)
