@@ -16,9 +16,16 @@ all: iblock
 iblock: *.go go.mod go.sum
 	$(BUILD) -o iblock .
 
-# go vet and a build for every system iblock runs on, then every test. The
-# package is named by its directory, so that go test shows the measurements
-# the tests print.
+# The test packages: the product's unit and loopback tests at the root,
+# then the checks of the shipped files and the system tests (see
+# internal/testkit/doc.go). Those of test/netns, test/boot and test/fleet
+# need the machine alone: make test runs one package at a time, every
+# one even when one fails.
+TESTDIRS =	. test/examples test/netns test/boot test/fleet
+
+# go vet and a build for every system iblock runs on, then every test. Each
+# package is tested from its directory, so that go test shows the
+# measurements the tests print.
 # Booting systems and bursts of scanners take longer than go test's
 # default limit of 10 minutes on a busy machine.
 test:
@@ -30,7 +37,9 @@ test:
 			GOOS=$$os GOARCH=$$arch $(BUILD) -o /dev/null . || exit 1; \
 		done; \
 	done
-	GOFLAGS="$$GOFLAGS -timeout=30m" $(GO) test -count=1
+	status=0; for d in $(TESTDIRS); do \
+		(cd $$d && GOFLAGS="$$GOFLAGS -timeout=30m" $(GO) test -count=1) || status=1; \
+	done; exit $$status
 	for f in $(FUZZ); do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 5s . || exit 1; \
 	done
@@ -52,7 +61,7 @@ bench:
 # As root on Linux: the time of one ban at set sizes 0 to 1 000 000, for
 # the kernel-side rulesets and iblock behind inetd, with nft and ipset.
 bench-sets:
-	IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -timeout 30m -run '^TestBanCostBySetSize$$'
+	cd test/netns && IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -timeout 30m -run '^TestBanCostBySetSize$$'
 
 install: iblock
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"iblock/internal/testkit"
 )
 
 // BenchmarkPerConnection measures what inetd pays for each connection:
@@ -24,7 +26,7 @@ func BenchmarkPerConnection(b *testing.B) {
 		}
 	}
 	iblock := filepath.Join(dir, "iblock")
-	if err := buildIblock(iblock, ""); err != nil { // the shipped build: syslog at /dev/log
+	if err := testkit.Build(iblock, ""); err != nil { // the shipped build: syslog at /dev/log
 		b.Fatal(err)
 	}
 	stop, err := ensureSyslogSocket()
@@ -95,9 +97,9 @@ func ensureSyslogSocket() (stop func(), err error) {
 	if _, err := os.Lstat("/dev/log"); err == nil {
 		return nil, errors.New("/dev/log exists but does not answer")
 	}
-	sink, err := listenSyslog("/dev/log")
+	sink, err := testkit.ListenSyslog("/dev/log")
 	if err != nil {
 		return nil, errors.New("no syslogd, and /dev/log cannot be created: " + err.Error())
 	}
-	return func() { sink.close(); os.Remove("/dev/log") }, nil
+	return func() { sink.Close(); os.Remove("/dev/log") }, nil
 }

@@ -2,8 +2,8 @@ package main
 
 // "make demo": a scanner banned on any machine, without root or a packet
 // filter. The trap is a loopback port, the inetd is this program, and doas
-// and pfctl are the stand-ins of the tests (fake_test.go), run through the
-// tests' own harness (harness_test.go).
+// and pfctl are the stand-ins of the tests, run through the tests' own
+// harness (internal/testkit: fakes.go, harness.go).
 
 import (
 	"fmt"
@@ -11,6 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
+
+	"iblock/internal/testkit"
 )
 
 func demo() int {
@@ -27,21 +30,21 @@ func runDemo() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fk, err := makeFakeDir(dir)
+	fk, err := testkit.MakeFakeDir(dir)
 	if err != nil {
 		return err
 	}
-	log, err := listenSyslog(filepath.Join(dir, "log"))
+	log, err := testkit.ListenSyslog(filepath.Join(dir, "log"))
 	if err != nil {
 		return err
 	}
-	defer log.close()
+	defer log.Close()
 	bin := filepath.Join(dir, "iblock")
 	fmt.Println("Building iblock ...")
-	if err := buildIblock(bin, log.path); err != nil {
+	if err := testkit.Build(bin, log.Path); err != nil {
 		return err
 	}
-	args := []string{"-b", "pf", "-d", fk.path("doas"), "-c", fk.path("pfctl")}
+	args := []string{"-b", "pf", "-d", fk.Path("doas"), "-c", fk.Path("pfctl")}
 
 	fmt.Print("\nThe trap is a port on 127.0.0.1. For each connection, this demo does what\n" +
 		"inetd does: it starts iblock with the connection as stdin, stdout and stderr.\n" +
@@ -56,7 +59,7 @@ func runDemo() error {
 		return err
 	}
 	fmt.Println("\n   pfctl -t iblocked -T show:")
-	out, err := exec.Command(fk.path("pfctl"), "-t", "iblocked", "-T", "show").CombinedOutput()
+	out, err := exec.Command(fk.Path("pfctl"), "-t", "iblocked", "-T", "show").CombinedOutput()
 	fmt.Print(indent(string(out)))
 	if err != nil {
 		return err
@@ -67,25 +70,25 @@ func runDemo() error {
 }
 
 // demoConnection runs one connection through iblock and shows what happened.
-func demoConnection(log *syslogListener, bin string, fk *fakeDir, args ...string) error {
+func demoConnection(log *testkit.Syslogd, bin string, fk *testkit.FakeDir, args ...string) error {
 	fmt.Println("   $ iblock " + strings.Join(args, " "))
-	var c connection
-	received, err := acceptAndRun(scanner4, func(sock *os.File) (err error) {
-		c, err = runIblock(bin, fk, sock, sock, args...)
+	var c testkit.Connection
+	received, err := testkit.AcceptAndRun(testkit.Loopback4, func(sock *os.File) (err error) {
+		c, err = testkit.RunIblock(bin, fk, sock, sock, args...)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	lines, err := log.waitLines(c.pid, 0) // the demo's own syslogd: no pid is reused
+	lines, err := log.Lines(c.Pid, 0) // the demo's own syslogd: no pid is reused
 	if err != nil {
 		return err
 	}
 	for _, l := range lines {
-		level := map[int]string{priNotice: "daemon.notice", priErr: "daemon.err"}[l.pri]
-		fmt.Printf("   syslog %s: iblock[%d]: %s\n", level, c.pid, l.msg)
+		level := map[int]string{priNotice: "daemon.notice", priErr: "daemon.err"}[l.Pri]
+		fmt.Printf("   syslog %s: iblock[%d]: %s\n", level, c.Pid, l.Msg)
 	}
-	calls, err := fk.readCalls()
+	calls, err := fk.ReadCalls()
 	if err != nil {
 		return err
 	}
@@ -94,7 +97,7 @@ func demoConnection(log *syslogListener, bin string, fk *fakeDir, args ...string
 			fmt.Println("   ran: doas " + strings.Join(call.Argv[1:], " "))
 		}
 	}
-	fmt.Printf("   exit status %d; the scanner received %d bytes\n", c.exit, len(received))
+	fmt.Printf("   exit status %d; the scanner received %d bytes\n", c.Exit, len(received))
 	return nil
 }
 
@@ -103,4 +106,30 @@ func indent(s string) string {
 		return "   (empty)\n"
 	}
 	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ") + "\n"
+}
+
+func TestDemoShowsAScannerBanned(t *testing.T) {
+	testkit.Slow(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "IBLOCK_DEMO=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"not blocking 127.0.0.1: allowlisted",
+		"syslog daemon.notice: iblock[",
+		"]: blocking 127.0.0.1\n",
+		"-t iblocked -T add 127.0.0.1\n",
+		"the scanner received 0 bytes",
+		"pfctl -t iblocked -T show:\n      127.0.0.1\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"iblock/internal/testkit"
 )
 
 // inetdLine is one service line of an inetd.conf.
@@ -22,7 +24,7 @@ type inetdLine struct {
 func inetdLines(t *testing.T, name string) []inetdLine {
 	t.Helper()
 	var lines []inetdLine
-	for _, line := range exampleLines(t, name) {
+	for _, line := range testkit.ExampleLines(t, name) {
 		f := strings.Fields(line)
 		if len(f) < 7 || f[1] != "stream" || f[6] != "iblock" {
 			t.Fatalf("%s: not an iblock service line: %q", name, line)
@@ -69,7 +71,7 @@ func TestNetBSDExamplesListenOnTheTrapPortsAndAddToTheNpfTable(t *testing.T) {
 			t.Errorf("trap port %s is one a server commonly serves", port)
 		}
 	}
-	npf := strings.Join(exampleLines(t, "netbsd/npf.conf"), "\n")
+	npf := strings.Join(testkit.ExampleLines(t, "netbsd/npf.conf"), "\n")
 	for _, want := range []string{`table <iblocked> type lpm file "/etc/iblocked"`, "block in final from <iblocked>"} {
 		if !strings.Contains(npf, want) {
 			t.Errorf("npf.conf lacks %q", want)
@@ -85,24 +87,14 @@ func TestFreeBSDExamplesServeBothFamiliesThroughDoasAndPfctl(t *testing.T) {
 	for _, peer := range []string{"192.0.2.10", "2001:db8::10"} {
 		got := commandsFor(t, lines[0].args, "freebsd", peer)
 		want := []string{"/usr/local/bin/doas -n /sbin/pfctl -t iblocked -T add " + peer, "/usr/local/bin/doas -n /sbin/pfctl -k " + peer}
-		if !equalArgvs([][]string{got}, [][]string{want}) {
+		if !testkit.EqualArgvs([][]string{got}, [][]string{want}) {
 			t.Errorf("%s: runs %q, want %q", peer, got, want)
 		}
 	}
-	if doas := exampleLines(t, "doas.conf"); len(doas) != 1 || !strings.HasSuffix(doas[0], "_iblock as root cmd /sbin/pfctl") {
+	if doas := testkit.ExampleLines(t, "doas.conf"); len(doas) != 1 || !strings.HasSuffix(doas[0], "_iblock as root cmd /sbin/pfctl") {
 		t.Errorf("examples/doas.conf does not permit _iblock to run /sbin/pfctl: %q", doas)
 	}
-	pf := strings.Join(exampleLines(t, "freebsd/pf.conf"), "\n")
-	for _, want := range []string{
-		`table <iblocked> persist file "/etc/iblocked"`,
-		"rdr on $ext_if proto tcp to port $trap_ports -> ($ext_if) port 2507",
-		"block in quick from <iblocked> label iblock",
-	} {
-		if !strings.Contains(pf, want) {
-			t.Errorf("freebsd/pf.conf lacks %q", want)
-		}
-	}
-	rc := strings.Join(exampleLines(t, "freebsd/rc.conf"), "\n")
+	rc := strings.Join(testkit.ExampleLines(t, "freebsd/rc.conf"), "\n")
 	rate := 0
 	if m := regexp.MustCompile(`inetd_flags="[^"]*-R (\d+)"`).FindStringSubmatch(rc); m != nil {
 		rate, _ = strconv.Atoi(m[1])

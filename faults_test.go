@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"iblock/internal/testkit"
 )
 
 // maxRSSKiB bounds iblock's resident memory while the program it runs
@@ -50,31 +51,31 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.slow {
-				slow(t)
+				testkit.Slow(t)
 			}
-			fk := newFakeDir(t)
+			fk := testkit.NewFakeDir(t)
 			if tc.mode != "" {
-				fk.setMode(t, tc.mode)
+				fk.SetMode(t, tc.mode)
 			}
-			os.WriteFile(fk.path("pfctl-not-executable"), []byte("#!/bin/sh\n"), 0o644)
+			os.WriteFile(fk.Path("pfctl-not-executable"), []byte("#!/bin/sh\n"), 0o644)
 			backend := cmp.Or(tc.backend, "pf")
-			program, helper, sc := cmp.Or(tc.program, programOf[backend]), "none", scanner4
+			program, helper, sc := cmp.Or(tc.program, programOf[backend]), "none", testkit.Loopback4
 			if tc.doas {
-				helper = fk.path("doas")
+				helper = fk.Path("doas")
 			}
 			if tc.v6 {
-				sc = scanner6
+				sc = testkit.Loopback6
 			}
-			c := runInetd(t, iblockBin, fk, sc, "-w", "/dev/null", "-b", backend, "-d", helper, "-c", fk.path(program))
-			c.wantExit(t, exitFailure)
-			c.wantOneError(t, strings.ReplaceAll(tc.want, "DIR/", fk.dir+"/"))
-			for _, call := range c.calls {
+			c := testkit.RunInetd(t, testkit.Iblock, fk, sc, "-w", "/dev/null", "-b", backend, "-d", helper, "-c", fk.Path(program))
+			c.WantExit(t, exitFailure)
+			wantOneError(t, c, strings.ReplaceAll(tc.want, "DIR/", fk.Dir+"/"))
+			for _, call := range c.Calls {
 				if len(call.Argv) > 1 && call.Argv[len(call.Argv)-2] == "-k" {
 					t.Errorf("states were killed after a failed add: %q", call.Argv)
 				}
 				waitGone(t, call.Pid)
 			}
-			if pid, err := os.ReadFile(filepath.Join(fk.state, "orphan.pid")); err == nil {
+			if pid, err := os.ReadFile(filepath.Join(fk.State, "orphan.pid")); err == nil {
 				n, _ := strconv.Atoi(string(pid))
 				waitGone(t, n)
 			} else if strings.Contains(tc.mode, "orphan") {
@@ -86,10 +87,10 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 			// Only a hung program may hold iblock until the timeout, and
 			// then not much longer.
 			switch {
-			case tc.slow && (c.elapsed < programTimeout || c.elapsed > programTimeout+2*killGrace):
-				t.Errorf("iblock took %v, want %v and a little more", c.elapsed, programTimeout)
-			case !tc.slow && c.elapsed >= programTimeout:
-				t.Errorf("iblock took %v, as long as a hung program's timeout", c.elapsed)
+			case tc.slow && (c.Elapsed < programTimeout || c.Elapsed > programTimeout+2*killGrace):
+				t.Errorf("iblock took %v, want %v and a little more", c.Elapsed, programTimeout)
+			case !tc.slow && c.Elapsed >= programTimeout:
+				t.Errorf("iblock took %v, as long as a hung program's timeout", c.Elapsed)
 			}
 		})
 	}
@@ -97,15 +98,15 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 
 // wantOneError fails the test unless iblock logged exactly one line at err,
 // containing text, and no line longer than syslog takes.
-func (c connection) wantOneError(t *testing.T, text string) {
+func wantOneError(t *testing.T, c testkit.Connection, text string) {
 	t.Helper()
 	var errs []string
-	for _, l := range c.logs {
-		if l.pri == priErr {
-			errs = append(errs, l.msg)
+	for _, l := range c.Logs {
+		if l.Pri == priErr {
+			errs = append(errs, l.Msg)
 		}
-		if len(l.msg) > maxLogLine {
-			t.Errorf("log line of %d bytes", len(l.msg))
+		if len(l.Msg) > maxLogLine {
+			t.Errorf("log line of %d bytes", len(l.Msg))
 		}
 	}
 	if len(errs) != 1 || !strings.Contains(errs[0], text) {
@@ -117,7 +118,7 @@ func (c connection) wantOneError(t *testing.T, text string) {
 // ended: nobody may be left to reap what iblock's programs left behind.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	waitUntil(t, 5*time.Second, "process "+strconv.Itoa(pid)+" is still running", func() bool {
+	testkit.WaitUntil(t, 5*time.Second, "process "+strconv.Itoa(pid)+" is still running", func() bool {
 		return unix.Kill(pid, 0) == unix.ESRCH || isZombie(pid)
 	})
 }
@@ -137,9 +138,9 @@ func isZombie(pid int) bool {
 
 // wantPeakMemory fails unless the flood recorded iblock's peak memory, and
 // it stayed under maxRSSKiB.
-func wantPeakMemory(t *testing.T, fk *fakeDir) {
+func wantPeakMemory(t *testing.T, fk *testkit.FakeDir) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fk.state, "iblock-peak-kib"))
+	data, err := os.ReadFile(filepath.Join(fk.State, "iblock-peak-kib"))
 	if err != nil {
 		t.Fatalf("the program recorded no peak memory of iblock: %v", err)
 	}
@@ -147,7 +148,7 @@ func wantPeakMemory(t *testing.T, fk *fakeDir) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	report(t, "iblock's peak memory while the program printed 64 MiB: %d KiB", kib)
+	testkit.Report(t, "iblock's peak memory while the program printed 64 MiB: %d KiB", kib)
 	if kib > maxRSSKiB {
 		t.Errorf("iblock used %d KiB, more than %d", kib, maxRSSKiB)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"iblock/internal/testkit"
 )
 
 // pfBan is a plain ban of the scanner, with pf.
@@ -15,7 +16,7 @@ var pfBan = connCase{run: []string{"P -t iblocked -T add 127.0.0.1", "P -k 127.0
 
 func TestNoSyslogSocketStillBlocks(t *testing.T) {
 	t.Parallel()
-	bin, _ := iblockWithOtherLog(t)
+	bin, _ := testkit.IblockWithOtherLog(t)
 	pfBan.checkWith(t, bin)
 }
 
@@ -51,7 +52,7 @@ func stalledSyslogd(t *testing.T, socket string) {
 // ever.
 func TestStalledSyslogdDoesNotPreventTheBan(t *testing.T) {
 	t.Parallel()
-	bin, socket := iblockWithOtherLog(t)
+	bin, socket := testkit.IblockWithOtherLog(t)
 	stalledSyslogd(t, socket)
 	pfBan.checkWith(t, bin)
 }
@@ -61,20 +62,20 @@ func TestStalledSyslogdDoesNotPreventTheBan(t *testing.T) {
 // tests' one, and compares the medians: the stall may add no more than
 // iblock's whole logging budget, with a margin.
 func TestStalledSyslogdAddsAtMostTheLoggingBudget(t *testing.T) {
-	slow(t)
+	testkit.Slow(t)
 	t.Parallel()
-	bin, socket := iblockWithOtherLog(t)
+	bin, socket := testkit.IblockWithOtherLog(t)
 	stalledSyslogd(t, socket)
 	dryRun := connCase{flags: []string{"-n"}}
 	var stalled, normal []time.Duration
 	for i := 0; i < 9; i++ {
-		stalled = append(stalled, dryRun.checkWith(t, bin).elapsed)
-		normal = append(normal, dryRun.check(t).elapsed)
+		stalled = append(stalled, dryRun.checkWith(t, bin).Elapsed)
+		normal = append(normal, dryRun.check(t).Elapsed)
 	}
-	extra := median(stalled) - median(normal)
-	report(t, "a stalled syslogd adds %v to a run that logs two lines (medians of 9: %v, %v with a syslogd that reads; "+
-		"each line waits at most %v, a run at most %v)", extra.Round(time.Millisecond), median(stalled).Round(time.Millisecond),
-		median(normal).Round(time.Millisecond), lineWait, logBudget)
+	extra := testkit.Median(stalled) - testkit.Median(normal)
+	testkit.Report(t, "a stalled syslogd adds %v to a run that logs two lines (medians of 9: %v, %v with a syslogd that reads; "+
+		"each line waits at most %v, a run at most %v)", extra.Round(time.Millisecond), testkit.Median(stalled).Round(time.Millisecond),
+		testkit.Median(normal).Round(time.Millisecond), lineWait, logBudget)
 	if extra > 2*logBudget {
 		t.Errorf("a stalled syslogd adds %v, more than twice the logging budget of %v", extra, logBudget)
 	}
@@ -85,7 +86,7 @@ func TestStalledSyslogdAddsAtMostTheLoggingBudget(t *testing.T) {
 // ended by a newline.
 func TestStreamSyslogSocketGetsNewlineFramedLines(t *testing.T) {
 	t.Parallel()
-	bin, socket := iblockWithOtherLog(t)
+	bin, socket := testkit.IblockWithOtherLog(t)
 	ln, err := net.Listen("unix", socket)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestStreamSyslogSocketGetsNewlineFramedLines(t *testing.T) {
 	}()
 	c := pfBan.checkWith(t, bin)
 	ln.Close() // no connection came, if it was not accepted yet
-	want := "<29>iblock[" + strconv.Itoa(c.pid) + "]: blocking 127.0.0.1\n"
+	want := "<29>iblock[" + strconv.Itoa(c.Pid) + "]: blocking 127.0.0.1\n"
 	if line := <-got; line != want {
 		t.Errorf("the stream syslogd received %q, want %q", line, want)
 	}

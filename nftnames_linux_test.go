@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"iblock/internal/testkit"
 )
 
 // TestNftRefusesEveryKeywordAsASetName asks the installed nft, in a
@@ -12,8 +14,8 @@ import (
 // and their IPv6 sets' names, must parse, and fail only because no such
 // set exists.
 func TestNftRefusesEveryKeywordAsASetName(t *testing.T) {
-	ns := scratchNamespace(t, "nft-keywords")
-	nft := needTool(t, "nft")
+	ns := testkit.NewNamespace(t, "nft-keywords")
+	nft := testkit.NeedTool(t, "nft")
 	add := func(set string) string {
 		out, err := exec.Command("ip", "netns", "exec", ns, nft, "add", "element", "inet", "iblock", set, "{", "192.0.2.1", "}").CombinedOutput()
 		if err == nil {
@@ -21,7 +23,7 @@ func TestNftRefusesEveryKeywordAsASetName(t *testing.T) {
 		}
 		return string(out)
 	}
-	mustCombined(t, exec.Command("ip", "netns", "exec", ns, nft, "add", "table", "inet", "iblock"))
+	testkit.MustCombined(t, exec.Command("ip", "netns", "exec", ns, nft, "add", "table", "inet", "iblock"))
 	for _, k := range strings.Fields(nftKeywords) {
 		if out := add(k); !strings.Contains(out, "syntax error") {
 			t.Errorf("nft read the keyword %q as a set name: %s", k, out)

@@ -54,5 +54,5 @@ func TestNftKeywordTableIsRefusedBeforeAnythingRuns(t *testing.T) {
 	t.Parallel()
 	c := connCase{backend: "nft", flags: []string{"--", "counter"}, exit: exitFailure,
 		err: `bad table name "counter": nft reads "counter" as a keyword`}.check(t)
-	c.wantLog(t, priErr, usage)
+	c.WantLog(t, priErr, usage)
 }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"iblock/internal/testkit"
 )
 
 // TestRealFullSetIsSaidInWords fills a one-element set of the real nft and
@@ -13,8 +15,8 @@ import (
 // that the set is full. It checks what the installed programs print, which
 // the fakes copy.
 func TestRealFullSetIsSaidInWords(t *testing.T) {
-	needRoot(t)
-	ip := needTool(t, "ip")
+	testkit.NeedRoot(t)
+	ip := testkit.NeedTool(t, "ip")
 	for _, tc := range []struct{ backend, setup, full string }{
 		{"nft", "add table inet iblock\n" +
 			"add set inet iblock iblocked { type ipv4_addr; size 1; flags dynamic, timeout; timeout 10d; }\n" +
@@ -26,23 +28,23 @@ func TestRealFullSetIsSaidInWords(t *testing.T) {
 		t.Run(tc.backend, func(t *testing.T) {
 			program := "/usr/sbin/" + tc.backend
 			if _, err := os.Stat(program); err != nil {
-				skipOrFail(t, "iblock runs "+program+": "+err.Error())
+				testkit.SkipOrFail(t, "iblock runs "+program+": "+err.Error())
 			}
-			ns := scratchNamespace(t, "full-"+tc.backend)
+			ns := testkit.NewNamespace(t, "full-"+tc.backend)
 			read := []string{"-f", "-"} // how each reads commands from stdin
 			if tc.backend == "ipset" {
 				read = []string{"restore"}
 			}
 			load := exec.Command(ip, append([]string{"netns", "exec", ns, program}, read...)...)
 			load.Stdin = strings.NewReader(tc.setup)
-			mustCombined(t, load)
+			testkit.MustCombined(t, load)
 			// iblock reads the peer from a connection on the host's
 			// loopback; the firewall it changes is the namespace's.
-			fk := newFakeDir(t)
-			c := runInetd(t, ip, fk, scanner4, "netns", "exec", ns, iblockBin,
+			fk := testkit.NewFakeDir(t)
+			c := testkit.RunInetd(t, ip, fk, testkit.Loopback4, "netns", "exec", ns, testkit.Iblock,
 				"-w", "/dev/null", "-b", tc.backend, "-d", "none", "-c", program)
-			c.wantExit(t, exitFailure)
-			c.wantOneError(t, tc.full)
+			c.WantExit(t, exitFailure)
+			wantOneError(t, c, tc.full)
 		})
 	}
 }

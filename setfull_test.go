@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"iblock/internal/testkit"
+)
 
 // A full set takes no more bans until some expire or the set grows: the
 // err line says so in words after the program's status and answer.
@@ -14,7 +18,7 @@ func TestFullSetIsSaidInWords(t *testing.T) {
 		{name: "nft", backend: "nft", mode: "set-full", exit: exitFailure,
 			run: []string{nftAdd + "iblocked { 127.0.0.1 }"},
 			err: nftFull + "set iblocked is full, 127.0.0.1 is not banned"},
-		{name: "nft IPv6", backend: "nft", sc: scanner6, mode: "set-full", exit: exitFailure,
+		{name: "nft IPv6", backend: "nft", sc: testkit.Loopback6, mode: "set-full", exit: exitFailure,
 			run: []string{nftAdd + "iblocked6 { ::1 }"},
 			err: nftFull + "set iblocked6 is full, ::1 is not banned"},
 		{name: "ipset", backend: "ipset", mode: "set-full", exit: exitFailure,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"iblock/internal/testkit"
 )
 
 // waitExited waits until pid has exited without reaping it, so that
@@ -39,18 +40,18 @@ func TestOutputOfAProgramThatAlreadyExitedIsKept(t *testing.T) {
 // getpeername, which comes right after the sandbox on OpenBSD.
 func TestDevNullIsOpenedOnceBeforeThePeerIsRead(t *testing.T) {
 	t.Parallel()
-	strace := needTool(t, "strace")
-	fk := newFakeDir(t)
-	allow := fk.path("allow") // not /dev/null, which would be opened as the allowlist
+	strace := testkit.NeedTool(t, "strace")
+	fk := testkit.NewFakeDir(t)
+	allow := fk.Path("allow") // not /dev/null, which would be opened as the allowlist
 	if err := os.WriteFile(allow, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	trace := fk.path("trace")
-	c := runInetd(t, strace, fk, scanner4, "-f", "-o", trace, "-e", "trace=openat,getpeername,execve",
-		iblockBin, "-w", allow, "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
-	c.wantExit(t, exitOK)
-	if len(c.calls) != 2 {
-		t.Errorf("ran %d programs, want pfctl's add and kill", len(c.calls))
+	trace := fk.Path("trace")
+	c := testkit.RunInetd(t, strace, fk, testkit.Loopback4, "-f", "-o", trace, "-e", "trace=openat,getpeername,execve",
+		testkit.Iblock, "-w", allow, "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
+	c.WantExit(t, exitOK)
+	if len(c.Calls) != 2 {
+		t.Errorf("ran %d programs, want pfctl's add and kill", len(c.Calls))
 	}
 	data, err := os.ReadFile(trace)
 	if err != nil {

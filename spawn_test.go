@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"iblock/internal/testkit"
 )
 
 func TestOutputIsBoundedAndFirstLineIsReported(t *testing.T) {
@@ -79,7 +80,7 @@ func spawnOnce(via string) int {
 // through spawn and through os/exec, taking turns, and compares the
 // medians of the time each took to run it.
 func TestSpawnCostsNoMoreThanOsExec(t *testing.T) {
-	slow(t)
+	testkit.Slow(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +98,8 @@ func TestSpawnCostsNoMoreThanOsExec(t *testing.T) {
 			times[via] = append(times[via], time.Duration(ns))
 		}
 	}
-	own, std := median(times["spawn"]), median(times["os/exec"])
-	report(t, "running /bin/true once in a new process: %v with spawn, %v with os/exec (medians of 41)",
+	own, std := testkit.Median(times["spawn"]), testkit.Median(times["os/exec"])
+	testkit.Report(t, "running /bin/true once in a new process: %v with spawn, %v with os/exec (medians of 41)",
 		own.Round(10*time.Microsecond), std.Round(10*time.Microsecond))
 	// The reason not to use os/exec is that it costs more: spawn must not
 	// cost more than it, within a margin (a quarter) for a noisy machine.

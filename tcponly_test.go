@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"iblock/internal/testkit"
 )
 
 const wantDatagramRefused = "standard input is a datagram socket, not a TCP connection: " +
@@ -24,11 +26,11 @@ func TestConnectedUDPSocketIsRefused(t *testing.T) {
 	for _, network := range []string{"udp4", "udp6"} {
 		t.Run(network, func(t *testing.T) {
 			sock, peer := connectedUDPPair(t, network)
-			fk := newFakeDir(t)
-			c := runWithStdio(t, iblockBin, fk, sock, sock, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.path("nft"))
-			c.wantExit(t, exitFailure)
-			c.wantArgv(t)
-			c.wantOneError(t, wantDatagramRefused)
+			fk := testkit.NewFakeDir(t)
+			c := testkit.RunWithStdio(t, testkit.Iblock, fk, sock, sock, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.Path("nft"))
+			c.WantExit(t, exitFailure)
+			c.WantArgv(t)
+			wantOneError(t, c, wantDatagramRefused)
 			// Loopback delivers a datagram as it is sent: anything iblock
 			// wrote is already waiting, and a read that does not wait finds it.
 			var buf [2048]byte
@@ -44,15 +46,15 @@ func TestConnectedUDPSocketIsRefused(t *testing.T) {
 func TestDatagramRefusalIsSaidOnStderrRunByHand(t *testing.T) {
 	t.Parallel()
 	sock, _ := connectedUDPPair(t, "udp4")
-	fk := newFakeDir(t)
-	stderr, err := os.Create(filepath.Join(fk.dir, "stderr"))
+	fk := testkit.NewFakeDir(t)
+	stderr, err := os.Create(filepath.Join(fk.Dir, "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := runWithStdio(t, iblockBin, fk, sock, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.path("pfctl"))
+	c := testkit.RunWithStdio(t, testkit.Iblock, fk, sock, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
 	stderr.Close()
-	c.wantExit(t, exitFailure)
-	c.wantArgv(t)
+	c.WantExit(t, exitFailure)
+	c.WantArgv(t)
 	if said, _ := os.ReadFile(stderr.Name()); !strings.Contains(string(said), "iblock: "+wantDatagramRefused) {
 		t.Errorf("stderr %q", said)
 	}

@@ -1,0 +1,65 @@
+// Package testkit is what iblock's test packages share: the root package
+// (unit and loopback tests) and the system tests of test/netns, test/boot,
+// test/fleet and test/examples. The tests drive iblock through its
+// contract only: its arguments, exit status, log lines and the commands
+// it runs, as the fakes record them.
+//
+// A test package starts with
+//
+//	func TestMain(m *testing.M) { testkit.Main(m) }
+//
+// which builds iblock once (Iblock, logging to the test syslogd Log),
+// runs the tests from the module's root directory, and lets the test
+// binary, started again under another name, act as a fake or as the
+// scanner side of a burst.
+//
+// Building and running iblock (harness.go, syslogd.go, fakes.go):
+//   - Main, Run, Build, IblockWithOtherLog, ModuleRoot, SourcePath, CopySource.
+//   - RunInetd runs iblock with a loopback connection as fds 0, 1 and 2, as
+//     inetd does, from a Scanner (Loopback4, Loopback6, LoopbackMapped);
+//     RunWithStdio, RunIblock and AcceptAndRun are its parts. The
+//     Connection it returns has WantExit, WantLog and WantArgv.
+//   - NewFakeDir: doas, pfctl, npfctl, nft, ipset and go as the test binary
+//     under their names (RunFakeIfNamed), recording each call (Calls,
+//     ReadCalls: argv, environment, stdio, directory) and misbehaving on
+//     demand (SetMode: "hang", "flood", "orphan", "add-fails",
+//     "show-fails", "doas-deny", "overlap", "set-missing", "vet-fails").
+//   - Syslogd (ListenSyslog): a syslogd on a unix datagram socket that
+//     files iblock's lines by pid: Mark, LinesOf, Lines, Sync, Count,
+//     Matching.
+//
+// Gates and waiting (gates.go, wait.go): NeedRoot, NeedTool, Slow, and
+// SkipOrFail, which fails instead of skipping under IBLOCK_E2E=1;
+// WaitUntil and Eventually poll a condition, SamplePeak samples a count.
+//
+// Linux, in network namespaces (netns_linux.go, setups_linux.go,
+// sets_linux.go, kmsg_linux.go, syn_linux.go, burst*.go):
+//   - NewNet: a server and a scanner namespace on one veth, with the
+//     documentation addresses Server4/6, Scanner4/6, Bystander4/6,
+//     Neighbour6, Allowlisted4/6, Victim4/6 and Families. A Net runs
+//     commands in the server (Run, MustRun, Start, RunInput), connects from
+//     the scanner (TouchTrap, ReachesService, WantReach, OpenSession), and
+//     loads the shipped setups: LoadNftExample, LoadNftEdited,
+//     LoadIpsetExample, LoadKernelNft, LoadKernelIpset, StartInetd,
+//     StartSocketActivate, WantScannerBannedAlone. NewNamespace and
+//     IPBatch build other topologies.
+//   - Sets: one reader, ScanSets, which streams any listing of nft or
+//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
+//     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
+//     IpsetTimeout read an element's time left; one filler, FillNft and
+//     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
+//     adds.
+//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC); SendSYNs
+//     forges SYNs; Burst sends BurstSize scanners and Summarize sums
+//     them up.
+//
+// Booted systems (container_linux.go): Boot boots systemd under
+// systemd-nspawn in a Net's server namespace on OverlayRoot, a copy of a
+// cached Debian root file system; a Container runs commands inside
+// (Run, MustRun), powers off or loses power, and when its test ends
+// leaves nothing behind on the host (Footprint); what the containers of
+// test processes that were killed left is removed before the next boot.
+//
+// Example files (examples.go): ReadExample, ExampleLines,
+// ExampleWithPaths, UnitSettings.
+package testkit

@@ -1,0 +1,150 @@
+package testkit
+
+// The shipped Linux setups (examples/linux) loaded in the server
+// namespace of a Net, as the documentation tells a reader to.
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// LoadNftExample loads examples/linux/iblock-only.nft, the ruleset for
+// iblock alone, unchanged.
+func (n *Net) LoadNftExample() {
+	n.T.Helper()
+	n.MustRun(NeedTool(n.T, "nft"), "-f", SourcePath("examples/linux/iblock-only.nft"))
+}
+
+// LoadNftEdited loads an example ruleset with each "define name = value"
+// given replacing the file's definition of that name.
+func (n *Net) LoadNftEdited(name string, defines ...string) {
+	n.T.Helper()
+	text := ExampleWithPaths(n.T, "linux/"+name)
+	for _, d := range defines {
+		key, _, _ := strings.Cut(d, "=")
+		line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
+		if !line.MatchString(text) {
+			n.T.Fatalf("%s has no %s", name, key)
+		}
+		text = line.ReplaceAllLiteralString(text, d)
+	}
+	path := filepath.Join(n.T.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		n.T.Fatal(err)
+	}
+	n.MustRun(NeedTool(n.T, "nft"), "-f", path)
+}
+
+// LoadIpsetExample creates the sets and rules of the ipset examples for
+// iblock alone: without their *mangle part, as their comment says.
+func (n *Net) LoadIpsetExample() {
+	n.T.Helper()
+	n.loadIpsetRules(regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`))
+}
+
+// LoadKernelIpset creates the sets and rules of the ipset examples as
+// shipped: the kernel bans.
+func (n *Net) LoadKernelIpset() {
+	n.T.Helper()
+	n.loadIpsetRules(nil)
+}
+
+// loadIpsetRules loads ipset.conf, then the iptables and ip6tables rules
+// with what leaveOut matches taken out of them.
+func (n *Net) loadIpsetRules(leaveOut *regexp.Regexp) {
+	n.T.Helper()
+	n.RunInput(SourcePath("examples/linux/ipset.conf"), NeedTool(n.T, "ipset"), "-exist", "restore")
+	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
+		rules := ExampleWithPaths(n.T, "linux/"+name)
+		if leaveOut != nil {
+			if !leaveOut.MatchString(rules) {
+				n.T.Fatalf("%s has no part to leave out", name)
+			}
+			rules = leaveOut.ReplaceAllString(rules, "")
+		}
+		n.RunInput(WriteTemp(n.T, name, rules), NeedTool(n.T, tool), "--noflush")
+	}
+}
+
+// StartInetd runs Debian's openbsd-inetd in the server namespace with the
+// Linux example's lines, each given extra arguments.
+func (n *Net) StartInetd(extra string) {
+	n.T.Helper()
+	n.StartInetdEdited(func(line string) string { return line + extra })
+}
+
+// StartInetdEdited runs openbsd-inetd with the Linux example's lines, the
+// installed path of iblock replaced by the test's, and each line edited.
+func (n *Net) StartInetdEdited(edit func(line string) string) {
+	n.T.Helper()
+	inetd := NeedTool(n.T, "inetd")
+	var conf strings.Builder
+	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
+		conf.WriteString(edit(strings.ReplaceAll(line, "/usr/local/bin/iblock", Iblock)) + "\n")
+	}
+	path := filepath.Join(n.T.TempDir(), "inetd.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
+		n.T.Fatal(err)
+	}
+	n.Start(inetd, "-d", path)
+	n.WaitListening(IblockPort)
+}
+
+// StartSocketActivate runs the command line of iblock@.service, after the
+// wrapper if any, under systemd-socket-activate on the socket of
+// iblock.socket, which must be one dual-stack IPv6 socket. It returns the
+// socket's settings.
+func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
+	n.T.Helper()
+	activate := NeedTool(n.T, "systemd-socket-activate")
+	socket := UnitSettings(n.T, "linux/iblock.socket")
+	service := UnitSettings(n.T, "linux/iblock@.service")
+	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" {
+		n.T.Fatalf("units: %v %v", socket, service)
+	}
+	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
+	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", Iblock))...)
+	n.Start(argv...)
+	n.WaitListening(IblockPort)
+	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
+		n.T.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
+	}
+	return socket
+}
+
+// Family is one address family's side of a test: the server's address,
+// the scanner's, a bystander's, and the set of iblock's bans.
+type Family struct {
+	Name, Server, Scanner, Bystander, Set string
+}
+
+// Families are the two address families of a Net.
+var Families = []Family{
+	{"IPv4", Server4, Scanner4, Bystander4, "iblocked"},
+	{"IPv6", Server6, Scanner6, Bystander6, "iblocked6"},
+}
+
+// WantScannerBannedAlone touches the trap from the family's scanner, then
+// checks the set, that the scanner is dropped on the service port, that
+// its connection opened before the ban is dropped too, and that the
+// bystander still gets through.
+func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []string, path string) {
+	n.T.Helper()
+	session := n.OpenSession(f.Scanner, f.Server)
+	took := n.TouchTrap(f.Scanner, f.Server)
+	WantElements(n.T, f.Set, elements(f.Set), f.Scanner)
+	Report(n.T, "time to block an %s scanner through %s: %v", f.Name, path, took.Round(100*time.Microsecond))
+	n.WantReach(f.Server, map[string]bool{f.Scanner: false, f.Bystander: true})
+	if SessionAlive(session) {
+		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
+	}
+}
+
+// LoadKernelNft loads examples/linux/iblock.nft, unchanged.
+func (n *Net) LoadKernelNft() {
+	n.T.Helper()
+	n.MustRun(NeedTool(n.T, "nft"), "-f", SourcePath("examples/linux/iblock.nft"))
+}

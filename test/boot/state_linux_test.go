@@ -1,0 +1,129 @@
+package boot
+
+// What a booted system holds: the elements of every set of the iblock
+// table with the seconds each has left, and the journal's entries.
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"iblock/internal/testkit"
+)
+
+// setState maps each set of table inet iblock to its elements, each with
+// the seconds left before it expires (-1: it does not expire).
+type setState map[string]map[string]int64
+
+// nftSets reads every set of table inet iblock in the server namespace.
+func (n *testNet) nftSets() setState {
+	n.T.Helper()
+	sets := setState{}
+	for name, elems := range n.NftSets() {
+		sets[name] = map[string]int64{}
+		for e, left := range elems {
+			sets[name][e] = int64(left / time.Second)
+			if left < 0 {
+				sets[name][e] = -1
+			}
+		}
+	}
+	return sets
+}
+
+// count is the number of elements in all sets.
+func (s setState) Count() int {
+	k := 0
+	for _, elems := range s {
+		k += len(elems)
+	}
+	return k
+}
+
+// addresses lists a set's elements, sorted.
+func (s setState) addresses(set string) []string {
+	var addrs []string
+	for a := range s[set] {
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	return addrs
+}
+
+// wantSameBans fails the test unless after holds the elements of before,
+// set by set, each with the time it had left less at most elapsed (and
+// a second of nft's rounding either way): a restore that started an
+// element's timeout over would show more, one that lost it none.
+func wantSameBans(t *testing.T, before, after setState, elapsedSeconds int64) {
+	t.Helper()
+	for set, elems := range before {
+		if got, want := after.addresses(set), before.addresses(set); !slices.Equal(got, want) {
+			t.Errorf("set %s holds %d elements, want the %d it held: missing %q, new %q",
+				set, len(got), len(want), testkit.First(missing(want, got), 5), testkit.First(missing(got, want), 5))
+			continue
+		}
+		for addr, left := range elems {
+			now := after[set][addr]
+			if left < 0 {
+				continue
+			}
+			if now > left+1 || now < left-elapsedSeconds-1 {
+				t.Errorf("set %s: %s had %d s left, %d s later it has %d s", set, addr, left, elapsedSeconds, now)
+			}
+		}
+	}
+}
+
+// missing returns what is in a and not in b.
+func missing(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// journal returns the container's journal entries that match the given
+// journalctl arguments, each as its fields. (journalctl --grep would exit
+// 1 when nothing matches: callers filter the messages themselves.)
+func (c *container) journal(args ...string) []map[string]string {
+	c.T.Helper()
+	out := c.MustRun(append([]string{"journalctl", "--no-pager", "-o", "json"}, args...)...)
+	var entries []map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			c.T.Fatalf("journalctl -o json: %v: %s", err, line)
+		}
+		e := map[string]string{}
+		for k, v := range raw {
+			if s, ok := v.(string); ok {
+				e[k] = s
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// journalMessages returns the messages alone of the container's journal
+// entries that match the given journalctl arguments: far less to read
+// than journal's JSON when the test polls.
+func (c *container) journalMessages(args ...string) []string {
+	c.T.Helper()
+	out := c.MustRun(append([]string{"journalctl", "--no-pager", "-q", "-o", "cat"}, args...)...)
+	var msgs []string
+	for _, line := range strings.Split(out, "\n") {
+		if line != "" {
+			msgs = append(msgs, line)
+		}
+	}
+	return msgs
+}

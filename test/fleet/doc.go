@@ -1,0 +1,9 @@
+// Package fleet tests iblock with CrowdSec: one trap host reports to
+// a CrowdSec local API, whose bouncers ban on every host of the fleet,
+// all in network namespaces on one bridge.
+//
+// The tests need root, crowdsec, cscli, the firewall bouncer and rsyslog
+// (see .ci/run). They need the machine alone.
+//
+//	cd test/fleet && go test -count=1
+package fleet

@@ -1,0 +1,315 @@
+package fleet
+
+// A fleet through CrowdSec, for real: host A runs the kernel-side ruleset
+// and iblock behind openbsd-inetd, rsyslogd writes their lines to A's
+// syslog file, CrowdSec's agent on A reads it with the examples' parser
+// and scenarios and reports to the local API on its own host; hosts B and
+// C run only CrowdSec's firewall bouncer, B with nftables, C with iptables
+// and ipset. A scanner that touches A's trap must be dropped by B and C.
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"iblock/internal/testkit"
+)
+
+// rangePort is a second iblock service on A, with -4 24 -6 64: scanners
+// connect to it directly, and iblock logs the network it bans.
+const rangePort = "2508"
+
+// fleetBound is how long the test waits for B and C to drop a scanner:
+// twice the goal of 5 s. The times measured are reported.
+const fleetBound = 10 * time.Second
+
+type fleet struct {
+	*fleetNet
+	dir, syslog, sock string
+	lapi              *localAPI
+	agent             *agent
+	hostA, hostB      *testNet
+	hostC             *testNet
+	kmsg              *testkit.Kmsg
+	inetd             *proc
+	sentinel          int // the last of 203.0.113.N logged to see that the agent has read
+}
+
+// startFleet builds the fleet and returns once A's agent turns a line of
+// A's syslog file into a ban.
+func startFleet(t *testing.T) *fleet {
+	t.Helper()
+	kmsg := testkit.FollowKmsg(t)
+	fn := newFleetNet(t)
+	dir := t.TempDir()
+	f := &fleet{fleetNet: fn, dir: dir, syslog: filepath.Join(dir, "syslog"), sock: filepath.Join(dir, "log"),
+		hostA: fn.host(fn.a), hostB: fn.host(fn.b), hostC: fn.host(fn.c), kmsg: kmsg}
+	startRsyslog(t, fn.a, filepath.Join(dir, "rsyslog"), f.sock, f.syslog, "hosta", "MAC="+fn.macA+":")
+	f.startTrap()
+	f.lapi = newLocalAPI(t, fn.lapi, filepath.Join(dir, "lapi"))
+	f.lapi.Start()
+	f.agent = newAgent(t, f.lapi, fn.a, filepath.Join(dir, "agent"), f.syslog)
+	f.agent.Start()
+	startBouncer(t, f.lapi, fn.b, filepath.Join(dir, "b"), "nftables")
+	startBouncer(t, f.lapi, fn.c, filepath.Join(dir, "c"), "iptables")
+	for _, h := range []*testNet{f.hostA, f.hostB, f.hostC} {
+		h.Serve()
+	}
+	f.waitAgentReads()
+	if v4, v6 := f.hostA.Listeners(lapiPort); v4 || v6 {
+		t.Errorf("the agent on A runs a local API of its own")
+	}
+	return f
+}
+
+// startTrap loads the kernel-side ruleset on A with the bystanders in its
+// allow sets, and runs openbsd-inetd with the example's lines, iblock
+// logging to A's rsyslogd and the bystanders on its allowlist; and the same
+// lines again on rangePort with -4 24 -6 64.
+func (f *fleet) startTrap() {
+	t := f.t
+	bin := filepath.Join(f.dir, "iblock")
+	if err := testkit.Build(bin, f.sock); err != nil {
+		t.Fatal(err)
+	}
+	allow := filepath.Join(f.dir, "allow")
+	writeFiles(t, f.dir, map[string]string{"allow": "127.0.0.0/8\n::1\n" + testkit.Bystander4 + "\n" + testkit.Bystander6 + "\n"})
+	a := f.hostA
+	a.LoadKernelNft()
+	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed", "{ "+testkit.Bystander4+" }")
+	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed6", "{ "+testkit.Bystander6+" }")
+	var conf strings.Builder
+	for _, line := range testkit.ExampleLines(t, "linux/inetd.conf") {
+		line = strings.ReplaceAll(line, "/usr/local/bin/iblock", bin) + " -w " + allow
+		conf.WriteString(line + "\n")
+		conf.WriteString(strings.Replace(line, testkit.IblockPort, rangePort, 1) + " -4 24 -6 64\n")
+	}
+	writeFiles(t, f.dir, map[string]string{"inetd.conf": conf.String()})
+	f.inetd = startIn(t, f.a, testkit.NeedTool(t, "inetd"), "-d", filepath.Join(f.dir, "inetd.conf"))
+	a.WaitListening(testkit.IblockPort)
+	a.WaitListening(rangePort)
+}
+
+// logLine sends one line to A's rsyslogd, as any local process can.
+func (f *fleet) logLine(line string) {
+	f.t.Helper()
+	c, err := net.Dial("unixgram", f.sock)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(line)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// waitAgentReads logs bans of addresses nobody uses, one at a time, until
+// the local API holds one: the agent reads A's file only from the moment
+// it has opened it.
+func (f *fleet) waitAgentReads() {
+	f.t.Helper()
+	for i := 0; i < 30 && f.agent.proc.running(); i++ {
+		f.sentinel++
+		addr := "203.0.113." + strconv.Itoa(f.sentinel)
+		f.logLine("<29>iblock[1]: blocking " + addr)
+		if testkit.Eventually(2*time.Second, func() bool { _, ok := f.lapi.decisionFor(addr); return ok }) {
+			return
+		}
+	}
+	f.t.Fatal("the agent turned no line of A's syslog file into a ban")
+}
+
+// syslogLines returns the lines of A's syslog file that contain text.
+func (f *fleet) syslogLines(text string) []string {
+	data, _ := os.ReadFile(f.syslog)
+	var found []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, text) {
+			found = append(found, l)
+		}
+	}
+	return found
+}
+
+// bouncerHas reports whether the bouncer on B (nftables) or C (ipset)
+// drops addr.
+func (f *fleet) bouncerHas(host *testNet, addr string) bool {
+	ip := netip.MustParseAddr(addr)
+	if host == f.hostC {
+		set := "crowdsec-blacklists"
+		if ip.Is6() {
+			set = "crowdsec6-blacklists"
+		}
+		_, err := host.Run("ipset", "test", set, addr)
+		return err == nil
+	}
+	args := []string{"nft", "list", "set", "ip", "crowdsec", "crowdsec-blacklists"}
+	if ip.Is6() {
+		args = []string{"nft", "list", "set", "ip6", "crowdsec6", "crowdsec6-blacklists"}
+	}
+	out, _ := host.Run(args...)
+	found := false
+	testkit.ReadSetListing(out, func(_, e string) { found = found || sameAddr(strings.Fields(e)[0], addr) })
+	return found
+}
+
+// sameAddr compares addresses or networks whatever their spelling
+// (2001:0db8:0000:… and 2001:db8::… are one).
+func sameAddr(a, b string) bool {
+	pa, errA := netip.ParsePrefix(withBits(a))
+	pb, errB := netip.ParsePrefix(withBits(b))
+	return errA == nil && errB == nil && pa == pb
+}
+
+func withBits(s string) string {
+	if strings.Contains(s, "/") {
+		return s
+	}
+	if isIPv4(s) {
+		return s + "/32"
+	}
+	return s + "/128"
+}
+
+// decision returns the local API's decision for an address or a network.
+func (f *fleet) decision(v string) (decision, bool) {
+	ds := f.decisions(v)
+	if len(ds) == 0 {
+		return decision{}, false
+	}
+	return ds[0], true
+}
+
+// decisions returns the local API's decisions for an address or a network.
+func (f *fleet) decisions(v string) []decision {
+	var found []decision
+	for _, d := range f.lapi.decisions() {
+		if sameAddr(d.value, v) {
+			found = append(found, d)
+		}
+	}
+	return found
+}
+
+// timeFleetBan runs touch, then returns how long B and C took, from the
+// start of the touch, to drop addr; it fails the test after fleetBound.
+func (f *fleet) timeFleetBan(addr string, touch func()) (b, c time.Duration) {
+	f.t.Helper()
+	start := time.Now()
+	touch()
+	var wg sync.WaitGroup
+	took := map[*testNet]time.Duration{}
+	var mu sync.Mutex
+	for _, h := range []*testNet{f.hostB, f.hostC} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if testkit.Eventually(fleetBound, func() bool { return f.bouncerHas(h, addr) }) {
+				mu.Lock()
+				took[h] = time.Since(start)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if took[f.hostB] == 0 || took[f.hostC] == 0 {
+		c6, _ := f.hostC.Run("ipset", "list")
+		b6, _ := f.hostB.Run("nft", "list", "ruleset")
+		f.t.Fatalf("after %v, B drops %s: %v, C: %v; decisions: %+v\nB: %s\nC: %s", fleetBound, addr,
+			took[f.hostB] != 0, took[f.hostC] != 0, f.lapi.decisions(), b6, c6)
+	}
+	return took[f.hostB], took[f.hostC]
+}
+
+// wantDecision fails the test unless the local API bans v for about want.
+func (f *fleet) wantDecision(v, scope string, want time.Duration) {
+	f.t.Helper()
+	var d decision
+	var ok bool
+	testkit.WaitUntil(f.t, fleetBound, "the local API has no decision for "+v, func() bool {
+		d, ok = f.decision(v)
+		return ok
+	})
+	left, err := time.ParseDuration(d.expiration)
+	if err != nil || left > want || left < want-time.Hour || d.scope != scope {
+		f.t.Errorf("decision for %s: %+v, want scope %s and %v", v, d, scope, want)
+	}
+}
+
+// resetAtOnce completes a handshake with the trap and resets the
+// connection at once, as nmap -sT does: inetd never hands it to iblock.
+func (f *fleet) resetAtOnce(from, to string) {
+	f.t.Helper()
+	c, err := f.hostA.Dial(from, to, testkit.TrapPort, 5*time.Second)
+	if err != nil {
+		f.t.Fatalf("%s cannot reach the trap: %v", from, err)
+	}
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+}
+
+// fleetAddrs returns the addresses of A, B and C in a family.
+func fleetAddrs(family string) []string {
+	if family == "IPv6" {
+		return []string{hostA6, hostB6, hostC6}
+	}
+	return []string{hostA4, hostB4, hostC4}
+}
+
+type durations []time.Duration
+
+func (d durations) summary() string {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	r := func(x time.Duration) string { return x.Round(10 * time.Millisecond).String() }
+	return "min " + r(s[0]) + ", median " + r(s[len(s)/2]) + ", max " + r(s[len(s)-1]) + " over " + strconv.Itoa(len(s)) + " bans"
+}
+
+// TestFleetDropsOnEveryHostWhatTouchedOneTrap is the fleet's whole story,
+// in the order an administrator meets it.
+func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a minute or more")
+	}
+	testkit.NeedTool(t, "nft")
+	testkit.NeedTool(t, "ipset")
+	f := startFleet(t)
+	var toB, toC durations
+	for _, fam := range testkit.Families {
+		a := f.hostA
+		b, c := f.timeFleetBan(fam.Scanner, func() { a.TouchTrap(fam.Scanner, fam.Server) })
+		toB, toC = append(toB, b), append(toC, c)
+		testkit.Report(t, "from %s's touch of A's trap to its drop: on B (nftables) %v, on C (ipset) %v",
+			fam.Scanner, b.Round(time.Millisecond), c.Round(time.Millisecond))
+		if !a.NftHas(fam.Set, fam.Scanner) {
+			t.Errorf("A did not ban %s itself", fam.Scanner)
+		}
+		f.wantDecision(fam.Scanner, "Ip", 240*time.Hour)
+		// The kernel's line and iblock's: one decision.
+		if ds := f.decisions(fam.Scanner); len(ds) != 1 || len(f.syslogLines("blocking "+fam.Scanner)) != 1 {
+			t.Errorf("%d decisions for %s, want 1 for the two lines", len(ds), fam.Scanner)
+		}
+		for _, to := range fleetAddrs(fam.Name) {
+			f.hostA.WantReach(to, map[string]bool{fam.Scanner: false, fam.Bystander: true})
+		}
+		for _, scanner := range fleetScanners[fam.Name] {
+			b, c := f.timeFleetBan(scanner, func() { a.TouchTrap(scanner, fam.Server) })
+			toB, toC = append(toB, b), append(toC, c)
+		}
+	}
+	f.networkBannedByIpsetBouncerOnly()
+	f.allowlistedAddressNeverReachesCrowdSec()
+	f.forgedLinesBanNothingOfTheFleet()
+	f.hostStillBansWhileLocalAPIIsDown()
+	f.liftedBanIsLiftedEverywhereAndComesBackLonger()
+	f.kernelLineAloneBans(&toB, &toC)
+	testkit.Report(t, "from a touch of A's trap to the drop on B (nftables): %s", toB.summary())
+	testkit.Report(t, "from a touch of A's trap to the drop on C (ipset): %s", toC.summary())
+}
