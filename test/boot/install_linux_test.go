@@ -1,9 +1,10 @@
 package boot
 
-// The project's Linux files installed into a root file system the way the
-// README tells an administrator to: make install, the units in
-// /etc/systemd/system, iblock-sets in /usr/local/sbin, the ruleset
-// included from /etc/nftables.conf, and the units enabled.
+// The project's Linux files installed into a root file system the way
+// doc/linux.md tells an administrator to: make install, the units in
+// /etc/systemd/system, iblock-sets in /usr/local/sbin, the drop-in that
+// keeps the bans in nftables.service, the ruleset in /etc/iblock included
+// from /etc/nftables.conf, and the units enabled.
 
 import (
 	"os"
@@ -16,11 +17,11 @@ import (
 )
 
 // linuxUnits are the example units, all installed; enabledUnits are those
-// the README enables, with Debian's nftables.service, which loads the
+// doc/linux.md enables, with Debian's nftables.service, which loads the
 // ruleset at boot.
 var (
-	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-sets.service", "iblock-save.service", "iblock-save.timer"}
-	enabledUnits = []string{"nftables.service", "iblock.socket", "iblock-sets.service", "iblock-save.timer"}
+	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-save@.service", "iblock-save@.timer"}
+	enabledUnits = []string{"nftables.service", "iblock.socket", "iblock-save@nft.timer"}
 )
 
 // installLinuxFiles installs iblock and its Linux examples into root.
@@ -36,13 +37,14 @@ func installLinuxFiles(t *testing.T, root string) {
 	for _, u := range linuxUnits {
 		installFile(t, "examples/linux/"+u, filepath.Join(root, "etc/systemd/system", u), 0o644)
 	}
+	installFile(t, "examples/linux/nftables.service.d/iblock.conf", filepath.Join(root, "etc/systemd/system/nftables.service.d/iblock.conf"), 0o644)
 	installFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
-	installFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock.nft"), 0o644)
+	installFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock/iblock.nft"), 0o644)
 	conf, err := os.OpenFile(filepath.Join(root, "etc/nftables.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = conf.WriteString("include \"/etc/iblock.nft\"\n")
+	_, err = conf.WriteString("include \"/etc/iblock/iblock.nft\"\n")
 	if cerr := conf.Close(); err == nil {
 		err = cerr
 	}
