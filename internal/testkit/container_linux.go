@@ -32,8 +32,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The packages of the booted system, besides Debian's minimal base.
-var containerPackages = []string{"dbus", "iproute2", "nftables", "systemd", "systemd-sysv"}
+// The packages of the booted system, besides Debian's minimal base:
+// ipset and iptables for the kernel-side ipset setup.
+var containerPackages = []string{"dbus", "iproute2", "ipset", "iptables", "nftables", "systemd", "systemd-sysv"}
 
 // Image is what a cached root file system holds: packages besides
 // Debian's minimal base, and mmdebstrap hooks that prepare their install.

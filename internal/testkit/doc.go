@@ -46,10 +46,11 @@
 //     StartSocketActivate, WantScannerBannedAlone. NewNamespace and
 //     IPBatch build other topologies.
 //   - Sets: one reader, ScanSets, which streams any listing of nft or
-//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement and
-//     NftSets are built on it; TimeLeft, NftExpiry and IpsetTimeout read an
-//     element's time left; one filler, FillNft and FillIpset. SetName and
-//     NftElementOf are what iblock.8 says iblock adds.
+//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
+//     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
+//     IpsetTimeout read an element's time left; one filler, FillNft and
+//     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
+//     adds.
 //   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC); SendSYNs
 //     forges SYNs; Burst sends BurstSize scanners and Summarize sums
 //     them up.

@@ -1,9 +1,10 @@
 package testkit
 
-// The project's Linux files installed into a root file system the way the
-// README tells an administrator to: make install, the units in
+// The project's Linux files installed into a root file system the way
+// doc/linux.md tells an administrator to: make install, the units in
 // /etc/systemd/system, the user iblock made by systemd-sysusers,
-// iblock-sets in /usr/local/sbin, the ruleset included from
+// iblock-sets in /usr/local/sbin, the drop-in that keeps the bans in
+// nftables.service, the ruleset in /etc/iblock included from
 // /etc/nftables.conf, and the units enabled.
 
 import (
@@ -14,12 +15,12 @@ import (
 	"testing"
 )
 
-// linuxUnits are the example units, all installed; enabledUnits are those
-// the README enables, with Debian's nftables.service, which loads the
+// linuxUnits are the example units, all installed; EnabledUnits are those
+// doc/linux.md enables, with Debian's nftables.service, which loads the
 // ruleset at boot.
 var (
-	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-sets.service", "iblock-save.service", "iblock-save.timer"}
-	enabledUnits = []string{"nftables.service", "iblock.socket", "iblock-sets.service", "iblock-save.timer"}
+	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-save@.service", "iblock-save@.timer"}
+	EnabledUnits = []string{"nftables.service", "iblock.socket", "iblock-save@nft.timer"}
 )
 
 // InstallLinuxFiles installs iblock and its Linux examples into root.
@@ -40,20 +41,21 @@ func InstallLinuxFiles(t *testing.T, root string) {
 	if out, err := sysusers.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
 	}
+	InstallFile(t, "examples/linux/nftables.service.d/iblock.conf", filepath.Join(root, "etc/systemd/system/nftables.service.d/iblock.conf"), 0o644)
 	InstallFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
-	InstallFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock.nft"), 0o644)
+	InstallFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock/iblock.nft"), 0o644)
 	conf, err := os.OpenFile(filepath.Join(root, "etc/nftables.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = conf.WriteString("include \"/etc/iblock.nft\"\n")
+	_, err = conf.WriteString("include \"/etc/iblock/iblock.nft\"\n")
 	if cerr := conf.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	enable := exec.Command(NeedTool(t, "systemctl"), append([]string{"--root=" + root, "enable"}, enabledUnits...)...)
+	enable := exec.Command(NeedTool(t, "systemctl"), append([]string{"--root=" + root, "enable"}, EnabledUnits...)...)
 	if out, err := enable.CombinedOutput(); err != nil {
 		t.Fatalf("systemctl enable: %v\n%s", err, out)
 	}
