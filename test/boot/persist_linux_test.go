@@ -29,11 +29,11 @@ var (
 func installIpsetFiles(t *testing.T, root string) {
 	t.Helper()
 	for _, u := range ipsetUnits {
-		installFile(t, "examples/linux/"+u, filepath.Join(root, "etc/systemd/system", u), 0o644)
+		testkit.InstallFile(t, "examples/linux/"+u, filepath.Join(root, "etc/systemd/system", u), 0o644)
 	}
-	installFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
+	testkit.InstallFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
 	for _, f := range []string{"ipset.conf", "iptables.rules", "ip6tables.rules"} {
-		installFile(t, "examples/linux/"+f, filepath.Join(root, "etc/iblock", f), 0o644)
+		testkit.InstallFile(t, "examples/linux/"+f, filepath.Join(root, "etc/iblock", f), 0o644)
 	}
 	systemctlEnable(t, root, ipsetEnabledUnits...)
 }
@@ -214,7 +214,7 @@ func TestBansComeBackAfterARebootLessTheDowntime(t *testing.T) {
 			if state := strings.TrimSpace(c2.MustRun("systemctl", "is-active", b.unit)); state != "active" {
 				t.Errorf("with a damaged file %s is %s", b.unit, state)
 			}
-			if msgs := strings.Join(c2.journalMessages("-u", b.unit), "\n"); !strings.Contains(msgs, "sets."+b.name+":"+badLine+": rejected") {
+			if msgs := strings.Join(c2.JournalMessages("-u", b.unit), "\n"); !strings.Contains(msgs, "sets."+b.name+":"+badLine+": rejected") {
 				t.Errorf("the journal of %s does not report line %s:\n%s", b.unit, badLine, msgs)
 			}
 			if aside, _ := filepath.Glob(saved + ".damaged-*"); len(aside) != 1 {
@@ -284,7 +284,7 @@ func TestLinuxDocInstallsWhatTheBootedTestsInstall(t *testing.T) {
 	_, section, _ := strings.Cut(string(data), "## Keeping bans across reloads, reboots and power cuts on Linux")
 	section, _, _ = strings.Cut(section, "\n## ")
 	enables := strings.Join(regexp.MustCompile(`(?m)^\s+systemctl enable .*$`).FindAllString(section, -1), "\n")
-	for _, u := range append(slicesWithout(enabledUnits, "iblock.socket"), ipsetEnabledUnits...) {
+	for _, u := range append(slicesWithout(testkit.EnabledUnits, "iblock.socket"), ipsetEnabledUnits...) {
 		if !strings.Contains(enables, " "+u) {
 			t.Errorf("doc/linux.md does not enable %s:\n%s", u, enables)
 		}
