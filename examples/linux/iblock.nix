@@ -2,8 +2,9 @@
 # its first packet to a trap port, as the iptables + ipset recipe it
 # replaces did with "-j SET --add-set", for an hour, and for ten days once
 # it completes a handshake with the trap; systemd socket activation runs
-# iblock for those handshakes (syslog, -c). Separate IPv4 and IPv6 sets,
-# sets saved at shutdown and every hour, restored at boot.
+# iblock for those handshakes (syslog, -c). Separate IPv4 and IPv6 sets;
+# the long bans and the allow sets saved at shutdown and every hour, and
+# restored at boot, by examples/linux/iblock-sets.
 # Use it from configuration.nix: imports = [ ./iblock.nix ];
 # with a checkout of iblock in ./iblock beside it. Edit the trap ports and
 # the allow sets in ./iblock/examples/linux/iblock.nft.
@@ -20,15 +21,11 @@ let
     postInstall = "install -Dm444 iblock.8 $out/share/man/man8/iblock.8";
   };
   nft = "${pkgs.nftables}/bin/nft";
-  saved = "/var/lib/iblock/sets.nft";
-  # The bans, with what is left of their time, and the allow sets.
-  saveSets = pkgs.writeShellScript "iblock-save" ''
-    for set in iblocked iblocked6 syn_banned syn_banned6 allowed allowed6; do
-      ${nft} list set inet iblock $set || exit 1
-    done > ${saved}.tmp &&
-      ${pkgs.coreutils}/bin/sync ${saved}.tmp &&
-      ${pkgs.coreutils}/bin/mv -f ${saved}.tmp ${saved}
-  '';
+  # examples/linux/iblock-sets, with the programs it runs: it saves the
+  # long bans and the allow sets with their expiry times, under a lock and
+  # atomically, and restores what is valid of a damaged file.
+  sets = "${./iblock/examples/linux/iblock-sets}";
+  setsPath = with pkgs; [ nftables util-linux gawk coreutils gnused gnugrep ];
 in
 {
   networking.nftables.enable = true;
@@ -90,28 +87,36 @@ in
     };
   };
 
-  # Reloading nftables empties the sets: save them before, restore after.
+  # Restarting nftables empties the sets: partOf stops this unit (saves)
+  # before nftables stops, and starts it (restores) after nftables starts.
+  # A reload of nftables empties them too, in one script that leaves no
+  # room for a save: this unit's reload restores the last save after it.
   systemd.services.iblock-sets = {
     description = "Keep the addresses iblock banned across reboots";
     wantedBy = [ "multi-user.target" ];
     after = [ "nftables.service" ];
     partOf = [ "nftables.service" ];
     before = [ "iblock.socket" ];
+    path = setsPath;
     serviceConfig = {
       Type = "oneshot";
       RemainAfterExit = true;
       StateDirectory = "iblock";
-      ExecStart = "-${nft} -f ${saved}";
-      ExecStop = saveSets;
+      ExecStart = "-${sets} nft restore";
+      ExecReload = "-${sets} nft restore";
+      ExecStop = "-${sets} nft save";
     };
+    unitConfig.ReloadPropagatedFrom = "nftables.service";
   };
   systemd.services.iblock-save = {
     description = "Save the addresses iblock banned";
     startAt = "hourly";
+    after = [ "nftables.service" "iblock-sets.service" ];
+    path = setsPath;
     serviceConfig = {
       Type = "oneshot";
       StateDirectory = "iblock";
-      ExecStart = saveSets;
+      ExecStart = "${sets} nft save";
     };
   };
 }

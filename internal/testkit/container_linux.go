@@ -32,8 +32,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The packages of the booted system, besides Debian's minimal base.
-var containerPackages = []string{"dbus", "iproute2", "nftables", "systemd", "systemd-sysv"}
+// The packages of the booted system, besides Debian's minimal base:
+// ipset and iptables for the kernel-side ipset setup.
+var containerPackages = []string{"dbus", "iproute2", "ipset", "iptables", "nftables", "systemd", "systemd-sysv"}
+
+// Image is what a cached root file system holds: packages besides
+// Debian's minimal base, and mmdebstrap hooks that prepare their install.
+type Image struct {
+	Packages []string
+	Hooks    []string // mmdebstrap options, each one argument
+}
+
+// PlainImage is the booted system of the Linux setup's tests.
+var PlainImage = Image{Packages: containerPackages}
 
 const (
 	containerSuite = "bookworm"
@@ -87,9 +98,9 @@ func hostSources(t *testing.T) string {
 	return ""
 }
 
-// CachedRootfs returns the root file system of the booted system, built
-// with mmdebstrap when the cache holds none for this package list.
-func CachedRootfs(t *testing.T) string {
+// CachedRootfs returns the root file system of image, built with
+// mmdebstrap when the cache holds none for its packages and hooks.
+func CachedRootfs(t *testing.T, image Image) string {
 	t.Helper()
 	mmdebstrap := NeedTool(t, "mmdebstrap")
 	sources := hostSources(t)
@@ -97,7 +108,8 @@ func CachedRootfs(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := sha256.Sum256([]byte(containerSuite + "\n" + strings.Join(containerPackages, ",") + "\n" + string(text)))
+	key := sha256.Sum256([]byte(containerSuite + "\n" + strings.Join(image.Packages, ",") + "\n" +
+		strings.Join(image.Hooks, "\n") + "\n" + string(text)))
 	dir := filepath.Join(rootfsCache, "rootfs-"+hex.EncodeToString(key[:6]))
 	if _, err := os.Stat(filepath.Join(dir, "usr/lib/systemd/systemd")); err == nil {
 		return dir
@@ -110,8 +122,8 @@ func CachedRootfs(t *testing.T) string {
 	tmp := fmt.Sprintf("%s.build-%d", dir, os.Getpid())
 	defer os.RemoveAll(tmp)
 	start := time.Now()
-	cmd := exec.Command(mmdebstrap, "--quiet", "--variant=minbase",
-		"--include="+strings.Join(containerPackages, ","), containerSuite, tmp, sources)
+	args := append([]string{"--quiet", "--variant=minbase", "--include=" + strings.Join(image.Packages, ",")}, image.Hooks...)
+	cmd := exec.Command(mmdebstrap, append(args, containerSuite, tmp, sources)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mmdebstrap: %v\n%s", err, out)
 	}
@@ -140,7 +152,13 @@ func treeSize(dir string) int64 {
 // and returns its root. It is unmounted and removed when the test ends.
 func OverlayRoot(t *testing.T) string {
 	t.Helper()
-	lower := CachedRootfs(t)
+	return OverlayOf(t, PlainImage)
+}
+
+// OverlayOf is OverlayRoot for a system with other packages.
+func OverlayOf(t *testing.T, image Image) string {
+	t.Helper()
+	lower := CachedRootfs(t, image)
 	dir := t.TempDir()
 	upper, work, root := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
 	for _, d := range []string{upper, work, root} {
@@ -276,9 +294,10 @@ func killCgroup(dir string) {
 
 var staleCgroupsRemoved sync.Once
 
-// Boot boots the system in root, in the server namespace of n,
-// and returns once systemd says it is running. It reports the boot time.
-func Boot(t *testing.T, n *Net, root string) *Container {
+// Boot boots the system in root, in the server namespace of n, with
+// nspawn's options and nspawnArgs, and returns once systemd says it is
+// running. It reports the boot time.
+func Boot(t *testing.T, n *Net, root string, nspawnArgs ...string) *Container {
 	t.Helper()
 	nspawn := NeedTool(t, "systemd-nspawn")
 	NeedTool(t, "nsenter")
@@ -305,6 +324,7 @@ func Boot(t *testing.T, n *Net, root string) *Container {
 		// The network namespace is the container's own: its firewall is
 		// the container's to change, as a machine's is.
 		"--network-namespace-path=/run/netns/"+n.Server, "--capability=CAP_NET_ADMIN")
+	c.nspawn.Args = append(c.nspawn.Args, nspawnArgs...)
 	c.nspawn.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"),
 		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.nspawn.Stdout, c.nspawn.Stderr = &c.console, &c.console
@@ -361,8 +381,14 @@ func (c *Container) WaitRunning() {
 		c.T.Fatal("systemd runs without BPF firewalling: IPAddressDeny= would not be enforced")
 	}
 	if state != "running" {
-		failed, _ := c.Run("systemctl", "list-units", "--all", "--state=failed", "--no-legend")
-		log, _ := c.Run("journalctl", "--no-pager", "-b", "-u", "nftables.service")
+		failed, _ := c.Run("systemctl", "list-units", "--all", "--state=failed", "--no-legend", "--plain")
+		args := []string{"journalctl", "--no-pager", "-b", "-n", "60", "-u", "nftables.service"}
+		for _, line := range strings.Split(failed, "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 {
+				args = append(args, "-u", fields[0])
+			}
+		}
+		log, _ := c.Run(args...)
 		c.T.Fatalf("the system is %s; failed units:\n%s\nwarnings:\n%s", state, failed, log)
 	}
 }

@@ -24,6 +24,8 @@
 //     ReadCalls: argv, environment, stdio, directory) and misbehaving on
 //     demand (SetMode: "hang", "flood", "orphan", "add-fails",
 //     "show-fails", "doas-deny", "overlap", "set-missing", "vet-fails").
+//     Under the name Forge it sends raw datagrams to a syslog socket, as
+//     any local user can (forge.go).
 //   - Syslogd (ListenSyslog): a syslogd on a unix datagram socket that
 //     files iblock's lines by pid: Mark, LinesOf, Lines, Sync, Count,
 //     Matching.
@@ -48,10 +50,11 @@
 //     WantScannerBannedAlone. A Net's Room raises the sizes of the sets
 //     it loads. NewNamespace and IPBatch build other topologies.
 //   - Sets: one reader, ScanSets, which streams any listing of nft or
-//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement and
-//     NftSets are built on it; TimeLeft, NftExpiry and IpsetTimeout read an
-//     element's time left; one filler, FillNft and FillIpset. SetName and
-//     NftElementOf are what iblock.8 says iblock adds.
+//     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
+//     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
+//     IpsetTimeout read an element's time left; one filler, FillNft and
+//     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
+//     adds.
 //   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
 //   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
 //     with any source address (SendSYNs, SendSegments, SendEach);
@@ -61,12 +64,17 @@
 //     Received.
 //   - Burst sends BurstSize scanners and Summarize sums them up.
 //
-// Booted systems (container_linux.go): Boot boots systemd under
-// systemd-nspawn in a Net's server namespace on OverlayRoot, a copy of a
-// cached Debian root file system; a Container runs commands inside
-// (Run, MustRun), powers off or loses power, and when its test ends
+// Booted systems (container_linux.go, install_linux.go,
+// journal_linux.go): Boot boots systemd under systemd-nspawn, with more
+// nspawn options if asked, in a Net's server namespace on OverlayRoot, a
+// copy of a cached Debian root file system (PlainImage), or OverlayOf, a
+// copy of another Image (packages and mmdebstrap hooks); a Container runs
+// commands inside (Run, MustRun, Command), reads its journal (Journal,
+// JournalMessages), powers off or loses power, and when its test ends
 // leaves nothing behind on the host (Footprint); what the containers of
 // test processes that were killed left is removed before the next boot.
+// InstallLinuxFiles installs iblock and its Linux files into a root as
+// doc/linux.md says.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.

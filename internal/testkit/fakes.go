@@ -40,6 +40,7 @@ var fakes = map[string]func(args []string) int{
 	"nft":    fakeNft,
 	"ipset":  fakeIpset,
 	"go":     fakeGo,
+	Forge:    forgeDatagrams,
 }
 
 // FakeCall is one run of a fake, as recorded.

@@ -142,6 +142,24 @@ func (n *Net) NftSets() map[string]map[string]time.Duration {
 	return sets
 }
 
+// IpsetSets returns every ipset, each member with the time it has left,
+// or -1 when it does not expire.
+func (n *Net) IpsetSets() map[string]map[string]time.Duration {
+	n.T.Helper()
+	sets := map[string]map[string]time.Duration{}
+	n.ScanSets([]string{"ipset", "list"}, func(set, e string) {
+		if sets[set] == nil {
+			sets[set] = map[string]time.Duration{}
+		}
+		left, ok := IpsetTimeout(e)
+		if !ok {
+			left = -1
+		}
+		sets[set][strings.Fields(e)[0]] = left
+	})
+	return sets
+}
+
 var nftDuration = regexp.MustCompile(`(\d+)(ms|d|h|m|s)`)
 
 // NftExpiry reads what nft shows after "expires" (e.g. 9d23h59m58s120ms)

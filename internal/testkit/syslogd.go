@@ -48,8 +48,13 @@ type filedLine struct {
 var iblockLine = regexp.MustCompile(`^<(\d+)>iblock\[(\d+)\]: (.*)$`)
 var endLine = regexp.MustCompile(`^end (\d+)$`)
 
+// ListenSyslog starts a Syslogd on a new socket at path.
 func ListenSyslog(path string) (*Syslogd, error) {
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	var conn *net.UnixConn
+	err := withDatagramQueue(systemdDatagramQueue, func() (err error) {
+		conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,10 @@
 package boot
 
 // What a booted system holds: the elements of every set of the iblock
-// table with the seconds each has left, and the journal's entries.
+// table with the seconds each has left.
 
 import (
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -85,45 +83,4 @@ func missing(a, b []string) []string {
 		}
 	}
 	return out
-}
-
-// journal returns the container's journal entries that match the given
-// journalctl arguments, each as its fields. (journalctl --grep would exit
-// 1 when nothing matches: callers filter the messages themselves.)
-func (c *container) journal(args ...string) []map[string]string {
-	c.T.Helper()
-	out := c.MustRun(append([]string{"journalctl", "--no-pager", "-o", "json"}, args...)...)
-	var entries []map[string]string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var raw map[string]any
-		if err := json.Unmarshal([]byte(line), &raw); err != nil {
-			c.T.Fatalf("journalctl -o json: %v: %s", err, line)
-		}
-		e := map[string]string{}
-		for k, v := range raw {
-			if s, ok := v.(string); ok {
-				e[k] = s
-			}
-		}
-		entries = append(entries, e)
-	}
-	return entries
-}
-
-// journalMessages returns the messages alone of the container's journal
-// entries that match the given journalctl arguments: far less to read
-// than journal's JSON when the test polls.
-func (c *container) journalMessages(args ...string) []string {
-	c.T.Helper()
-	out := c.MustRun(append([]string{"journalctl", "--no-pager", "-q", "-o", "cat"}, args...)...)
-	var msgs []string
-	for _, line := range strings.Split(out, "\n") {
-		if line != "" {
-			msgs = append(msgs, line)
-		}
-	}
-	return msgs
 }

@@ -1,11 +1,11 @@
 package fleet
 
-// CrowdSec's roles, each with a configuration of its own in the test's
-// directory, as Debian's packages run them: the local API (crowdsec
-// -no-cs), the agent that reads a host's syslog file (crowdsec -no-api),
-// and the firewall bouncer. From /etc they take only the grok patterns and
-// the bouncer's shipped settings, and from the package the offline hub.
+// CrowdSec's roles outside host A, each with a configuration of its own in
+// the test's directory, as Debian's packages run them: the local API
+// (crowdsec -no-cs) and the firewall bouncer. From /etc they take only the
+// bouncer's shipped settings, and from the package the offline hub.
 // Nothing talks to CrowdSec's central API (-no-capi, no credentials).
+// A's agent is crowdsec.service in A's booted system (fleethost_linux_test.go).
 
 import (
 	"bytes"
@@ -21,10 +21,8 @@ import (
 )
 
 const (
-	crowdsecPatterns = "/etc/crowdsec/patterns"
-	crowdsecHub      = "/var/lib/crowdsec/hub"
-	bouncerShipped   = "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
-	syslogParser     = crowdsecHub + "/parsers/s00-raw/crowdsecurity/syslog-logs.yaml"
+	crowdsecHub    = "/var/lib/crowdsec/hub"
+	bouncerShipped = "/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml"
 )
 
 // proc is a program started in a namespace, stopped when the test ends or
@@ -103,15 +101,15 @@ prometheus:
 `
 }
 
-// writeFiles writes each file under dir, creating directories.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+// writeFiles writes each file under dir with mode, creating directories.
+func writeFiles(t *testing.T, dir string, files map[string]string, mode os.FileMode) {
 	t.Helper()
 	for name, text := range files {
 		path := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +119,44 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 type localAPI struct {
 	t          *testing.T
 	ns, config string
+	tls        string // what examples/crowdsec/lapi-tls made
 	proc       *proc
+}
+
+// lapiURL is where the fleet reaches the local API: TLS, at an address
+// its certificate names.
+const lapiURL = "https://" + lapi4 + ":" + lapiPort
+
+// makeTLS runs examples/crowdsec/lapi-tls as the README says, for the
+// local API's addresses and loopback, into dir.
+func makeTLS(t *testing.T, dir string) {
+	t.Helper()
+	testkit.NeedTool(t, "openssl")
+	script, err := filepath.Abs("examples/crowdsec/lapi-tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.MustCombined(t, exec.Command(testkit.NeedTool(t, "sh"), script, dir, lapi4, lapi6, "127.0.0.1"))
+}
+
+// example returns an example file of examples/crowdsec with the TLS
+// files' paths in this test's directory.
+func (l *localAPI) example(name string) string {
+	return strings.ReplaceAll(testkit.ReadExample(l.t, "crowdsec/"+name), "/etc/crowdsec/tls", l.tls)
+}
+
+// trustCA adds the fleet's authority to a credentials file that cscli
+// machines add wrote, as the README says.
+func (l *localAPI) trustCA(creds string) {
+	l.t.Helper()
+	f, err := os.OpenFile(creds, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("ca_cert_path: " + l.tls + "/ca.crt\n"); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // newLocalAPI writes the local API's configuration, with
@@ -150,13 +185,15 @@ api:
     trusted_ips:
       - 127.0.0.1
 `,
-		"config.yaml.local": testkit.ReadExample(t, "crowdsec/lapi.yaml.local"),
-		"simulation.yaml":   "simulation: off\n",
-		"data/.keep":        "",
-	})
-	l := &localAPI{t: t, ns: ns, config: config}
+		"simulation.yaml": "simulation: off\n",
+		"data/.keep":      "",
+	}, 0o600)
+	l := &localAPI{t: t, ns: ns, config: config, tls: filepath.Join(dir, "tls")}
+	makeTLS(t, l.tls)
+	writeFiles(t, dir, map[string]string{"config.yaml.local": l.example("lapi.yaml.local")}, 0o600)
 	l.cscli("machines", "add", "cscli", "--password", "cscli-in-the-test", "-f", dir+"/cscli.yaml",
-		"--url", "http://127.0.0.1:"+lapiPort)
+		"--url", "https://127.0.0.1:"+lapiPort)
+	l.trustCA(dir + "/cscli.yaml")
 	return l
 }
 
@@ -170,7 +207,7 @@ func (l *localAPI) cscli(args ...string) string {
 	return string(out)
 }
 
-// start runs the local API alone, without the central API, and waits
+// Start runs the local API alone, without the central API, and waits
 // until it answers.
 func (l *localAPI) Start() {
 	l.t.Helper()
@@ -189,7 +226,7 @@ type decision struct {
 // decisions returns the local API's active decisions.
 func (l *localAPI) decisions() []decision {
 	l.t.Helper()
-	rows, err := csv.NewReader(strings.NewReader(l.cscli("decisions", "list", "-o", "raw"))).ReadAll()
+	rows, err := csv.NewReader(strings.NewReader(l.cscli("decisions", "list", "-o", "raw", "--limit", "0"))).ReadAll()
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -216,8 +253,8 @@ func (l *localAPI) decisionFor(v string) (decision, bool) {
 func (l *localAPI) addMachine(name, dir string) string {
 	l.t.Helper()
 	creds := filepath.Join(dir, "credentials.yaml")
-	l.cscli("machines", "add", name, "--password", name+"-password-in-the-test", "-f", creds,
-		"--url", "http://"+lapi4+":"+lapiPort)
+	l.cscli("machines", "add", name, "--password", name+"-password-in-the-test", "-f", creds, "--url", lapiURL)
+	l.trustCA(creds)
 	return creds
 }
 
@@ -225,51 +262,6 @@ func (l *localAPI) addMachine(name, dir string) string {
 func (l *localAPI) addBouncer(name string) string {
 	l.t.Helper()
 	return strings.TrimSpace(l.cscli("bouncers", "add", name, "-o", "raw"))
-}
-
-// agent is a CrowdSec agent on a host with the trap.
-type agent struct {
-	t          *testing.T
-	ns, config string
-	proc       *proc
-}
-
-// newAgent writes an agent's configuration: the stock syslog parser, the
-// examples' parser, whitelist, scenarios and acquisition (reading syslog
-// instead of /var/log/syslog), and credentials from the local API.
-func newAgent(t *testing.T, l *localAPI, ns, dir, syslog string) *agent {
-	t.Helper()
-	writeFiles(t, dir, map[string]string{
-		"config.yaml": crowdsecCommon(dir) + `crowdsec_service:
-  acquisition_path: ` + dir + `/acquis.yaml
-  parser_routines: 1
-api:
-  client:
-    credentials_path: ` + dir + `/credentials.yaml
-`,
-		"config.yaml.local":                    testkit.ReadExample(t, "crowdsec/agent.yaml.local"),
-		"simulation.yaml":                      "simulation: off\n",
-		"acquis.yaml":                          strings.ReplaceAll(testkit.ReadExample(t, "crowdsec/acquis.yaml"), "/var/log/syslog", syslog),
-		"parsers/s01-parse/iblock-logs.yaml":   testkit.ReadExample(t, "crowdsec/iblock-logs.yaml"),
-		"parsers/s02-enrich/iblock-fleet.yaml": testkit.ReadExample(t, "crowdsec/whitelists.yaml"),
-		"scenarios/iblock-trap.yaml":           testkit.ReadExample(t, "crowdsec/iblock-trap.yaml"),
-		"data/.keep":                           "",
-		"parsers/s00-raw/.keep":                "",
-	})
-	for link, target := range map[string]string{"patterns": crowdsecPatterns, "parsers/s00-raw/syslog-logs.yaml": syslogParser} {
-		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l.addMachine(filepath.Base(ns), dir)
-	return &agent{t: t, ns: ns, config: filepath.Join(dir, "config.yaml")}
-}
-
-// start runs the agent; agent.yaml.local leaves out the local API. The caller waits
-// for it to read (see fleet.waitAgentReads): it reads its file from the
-// end, from the moment it has opened it.
-func (a *agent) Start() {
-	a.proc = startIn(a.t, a.ns, "crowdsec", "-c", a.config)
 }
 
 // startBouncer runs the firewall bouncer in ns with the package's settings,
@@ -286,35 +278,7 @@ func startBouncer(t *testing.T, l *localAPI, ns, dir, mode string) *proc {
 	settings := strings.NewReplacer("daemonize: true", "daemonize: false", "log_mode: file", "log_mode: stdout",
 		"enabled: true\n  listen_addr", "enabled: false\n  listen_addr").Replace(string(shipped))
 	local := strings.NewReplacer("THE-KEY-cscli-bouncers-add-PRINTED", l.addBouncer(filepath.Base(ns)),
-		"mode: nftables", "mode: "+mode).Replace(testkit.ReadExample(t, "crowdsec/crowdsec-firewall-bouncer.yaml.local"))
-	writeFiles(t, dir, map[string]string{"bouncer.yaml": settings, "bouncer.yaml.local": local})
+		"mode: nftables", "mode: "+mode).Replace(l.example("crowdsec-firewall-bouncer.yaml.local"))
+	writeFiles(t, dir, map[string]string{"bouncer.yaml": settings, "bouncer.yaml.local": local}, 0o600)
 	return startIn(t, ns, bouncer, "-c", filepath.Join(dir, "bouncer.yaml"))
-}
-
-// startRsyslog runs rsyslogd in ns as a host's syslogd: it reads the unix
-// socket sock, and the kernel's log (/dev/kmsg) as Debian's rsyslog does,
-// and writes every line to file in the traditional format
-// (Dec  2 01:00:00 hosta iblock[4242]: blocking 192.0.2.10), as Debian's
-// rsyslog writes /var/log/syslog. The kernel's log is one for every
-// namespace and holds what came before: of it, the file gets the lines
-// that name kernelMark alone.
-func startRsyslog(t *testing.T, ns, dir, sock, file, hostname, kernelMark string) {
-	t.Helper()
-	rsyslogd := testkit.NeedTool(t, "rsyslogd")
-	conf := filepath.Join(dir, "rsyslog.conf")
-	writeFiles(t, dir, map[string]string{"rsyslog.conf": `global(workDirectory="` + dir + `" localHostName="` + hostname + `")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="` + sock + `" RateLimit.Interval="0")
-module(load="imkmsg")
-if $inputname == "imkmsg" and not ($msg contains "` + kernelMark + `") then stop
-*.* action(type="omfile" file="` + file + `" template="RSYSLOG_TraditionalFileFormat")
-`})
-	if err := os.WriteFile(file, nil, 0o640); err != nil { // the agent must find it
-		t.Fatal(err)
-	}
-	startIn(t, ns, rsyslogd, "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	testkit.WaitUntil(t, 10*time.Second, "rsyslogd does not listen on "+sock, func() bool {
-		_, err := os.Stat(sock)
-		return err == nil
-	})
 }

@@ -1,16 +1,17 @@
 package fleet
 
-// A fleet through CrowdSec, for real: host A runs the kernel-side ruleset
-// and iblock behind openbsd-inetd, rsyslogd writes their lines to A's
-// syslog file, CrowdSec's agent on A reads it with the examples' parser
-// and scenarios and reports to the local API on its own host; hosts B and
-// C run only CrowdSec's firewall bouncer, B with nftables, C with iptables
-// and ipset. A scanner that touches A's trap must be dropped by B and C.
+// A fleet through CrowdSec, for real: host A, a booted Debian system (see
+// fleethost_linux_test.go), runs the kernel-side ruleset, iblock behind
+// iblock.socket and openbsd-inetd, journald, and CrowdSec's agent, which
+// reads the journal with the examples' acquisition, parser and scenarios
+// and reports over TLS to the local API on a host of its own; hosts B and
+// C run only CrowdSec's firewall bouncer, B with nftables, C with
+// iptables and ipset. A scanner that touches A's trap must be dropped by
+// B and C.
 
 import (
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,8 +23,8 @@ import (
 	"iblock/internal/testkit"
 )
 
-// rangePort is a second iblock service on A, with -4 24 -6 64: scanners
-// connect to it directly, and iblock logs the network it bans.
+// rangePort is an iblock service of inetd on A, with -4 24 -6 64:
+// scanners connect to it directly, and iblock logs the network it bans.
 const rangePort = "2508"
 
 // fleetBound is how long the test waits for B and C to drop a scanner:
@@ -32,31 +33,32 @@ const fleetBound = 10 * time.Second
 
 type fleet struct {
 	*fleetNet
-	dir, syslog, sock string
-	lapi              *localAPI
-	agent             *agent
-	hostA, hostB      *testNet
-	hostC             *testNet
-	kmsg              *testkit.Kmsg
-	inetd             *proc
-	sentinel          int // the last of 203.0.113.N logged to see that the agent has read
+	lapi         *localAPI
+	host         *testkit.Container // A's system
+	iblockUID    string             // the user iblock's number on A
+	hostA, hostB *testNet
+	hostC        *testNet
+	kmsg         *testkit.Kmsg
+	sentinel     int // the last of 203.0.113.(100+N) logged to see that the agent has read
 }
 
 // startFleet builds the fleet and returns once A's agent turns a line of
-// A's syslog file into a ban.
+// A's journal into a ban. It takes a minute or more: go test -short
+// skips the test.
 func startFleet(t *testing.T) *fleet {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("slow: a minute or more")
+	}
+	testkit.NeedTool(t, "nft")
+	testkit.NeedTool(t, "ipset")
 	kmsg := testkit.FollowKmsg(t)
 	fn := newFleetNet(t)
 	dir := t.TempDir()
-	f := &fleet{fleetNet: fn, dir: dir, syslog: filepath.Join(dir, "syslog"), sock: filepath.Join(dir, "log"),
-		hostA: fn.host(fn.a), hostB: fn.host(fn.b), hostC: fn.host(fn.c), kmsg: kmsg}
-	startRsyslog(t, fn.a, filepath.Join(dir, "rsyslog"), f.sock, f.syslog, "hosta", "MAC="+fn.macA+":")
-	f.startTrap()
+	f := &fleet{fleetNet: fn, hostA: fn.host(fn.a), hostB: fn.host(fn.b), hostC: fn.host(fn.c), kmsg: kmsg}
 	f.lapi = newLocalAPI(t, fn.lapi, filepath.Join(dir, "lapi"))
 	f.lapi.Start()
-	f.agent = newAgent(t, f.lapi, fn.a, filepath.Join(dir, "agent"), f.syslog)
-	f.agent.Start()
+	f.bootTrapHost()
 	startBouncer(t, f.lapi, fn.b, filepath.Join(dir, "b"), "nftables")
 	startBouncer(t, f.lapi, fn.c, filepath.Join(dir, "c"), "iptables")
 	for _, h := range []*testNet{f.hostA, f.hostB, f.hostC} {
@@ -69,73 +71,24 @@ func startFleet(t *testing.T) *fleet {
 	return f
 }
 
-// startTrap loads the kernel-side ruleset on A with the bystanders in its
-// allow sets, and runs openbsd-inetd with the example's lines, iblock
-// logging to A's rsyslogd and the bystanders on its allowlist; and the same
-// lines again on rangePort with -4 24 -6 64.
-func (f *fleet) startTrap() {
-	t := f.t
-	bin := filepath.Join(f.dir, "iblock")
-	if err := testkit.Build(bin, f.sock); err != nil {
-		t.Fatal(err)
-	}
-	allow := filepath.Join(f.dir, "allow")
-	writeFiles(t, f.dir, map[string]string{"allow": "127.0.0.0/8\n::1\n" + testkit.Bystander4 + "\n" + testkit.Bystander6 + "\n"})
-	a := f.hostA
-	a.LoadKernelNft()
-	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed", "{ "+testkit.Bystander4+" }")
-	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed6", "{ "+testkit.Bystander6+" }")
-	var conf strings.Builder
-	for _, line := range testkit.ExampleLines(t, "linux/inetd.conf") {
-		line = strings.ReplaceAll(line, "/usr/local/bin/iblock", bin) + " -w " + allow
-		conf.WriteString(line + "\n")
-		conf.WriteString(strings.Replace(line, testkit.IblockPort, rangePort, 1) + " -4 24 -6 64\n")
-	}
-	writeFiles(t, f.dir, map[string]string{"inetd.conf": conf.String()})
-	f.inetd = startIn(t, f.a, testkit.NeedTool(t, "inetd"), "-d", filepath.Join(f.dir, "inetd.conf"))
-	a.WaitListening(testkit.IblockPort)
-	a.WaitListening(rangePort)
-}
+// sentinelAddr returns the address of the last sentinel line.
+func (f *fleet) sentinelAddr() string { return "203.0.113." + strconv.Itoa(100+f.sentinel) }
 
-// logLine sends one line to A's rsyslogd, as any local process can.
-func (f *fleet) logLine(line string) {
-	f.t.Helper()
-	c, err := net.Dial("unixgram", f.sock)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(line)); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// waitAgentReads logs bans of addresses nobody uses, one at a time, until
-// the local API holds one: the agent reads A's file only from the moment
-// it has opened it.
+// waitAgentReads logs bans of addresses nobody uses, as root, one at a
+// time, until the local API holds one: the agent reads the journal only
+// from the moment it has started.
 func (f *fleet) waitAgentReads() {
 	f.t.Helper()
-	for i := 0; i < 30 && f.agent.proc.running(); i++ {
+	for i := 0; i < 30 && f.agentRunning(); i++ {
 		f.sentinel++
-		addr := "203.0.113." + strconv.Itoa(f.sentinel)
-		f.logLine("<29>iblock[1]: blocking " + addr)
+		addr := f.sentinelAddr()
+		f.trusted("blocking " + addr)
 		if testkit.Eventually(2*time.Second, func() bool { _, ok := f.lapi.decisionFor(addr); return ok }) {
 			return
 		}
 	}
-	f.t.Fatal("the agent turned no line of A's syslog file into a ban")
-}
-
-// syslogLines returns the lines of A's syslog file that contain text.
-func (f *fleet) syslogLines(text string) []string {
-	data, _ := os.ReadFile(f.syslog)
-	var found []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.Contains(l, text) {
-			found = append(found, l)
-		}
-	}
-	return found
+	status, _ := f.host.Run("journalctl", "--no-pager", "-n", "40", "-u", "crowdsec.service")
+	f.t.Fatalf("the agent turned no line of A's journal into a ban:\n%s", status)
 }
 
 // bouncerHas reports whether the bouncer on B (nftables) or C (ipset)
@@ -275,11 +228,6 @@ func (d durations) summary() string {
 // TestFleetDropsOnEveryHostWhatTouchedOneTrap is the fleet's whole story,
 // in the order an administrator meets it.
 func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: a minute or more")
-	}
-	testkit.NeedTool(t, "nft")
-	testkit.NeedTool(t, "ipset")
 	f := startFleet(t)
 	var toB, toC durations
 	for _, fam := range testkit.Families {
@@ -293,7 +241,7 @@ func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
 		}
 		f.wantDecision(fam.Scanner, "Ip", 240*time.Hour)
 		// The kernel's line and iblock's: one decision.
-		if ds := f.decisions(fam.Scanner); len(ds) != 1 || len(f.syslogLines("blocking "+fam.Scanner)) != 1 {
+		if ds := f.decisions(fam.Scanner); len(ds) != 1 || len(f.iblockLines("blocking "+fam.Scanner)) != 1 {
 			t.Errorf("%d decisions for %s, want 1 for the two lines", len(ds), fam.Scanner)
 		}
 		for _, to := range fleetAddrs(fam.Name) {
@@ -306,10 +254,11 @@ func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
 	}
 	f.networkBannedByIpsetBouncerOnly()
 	f.allowlistedAddressNeverReachesCrowdSec()
-	f.forgedLinesBanNothingOfTheFleet()
+	f.forgeSYN()
 	f.hostStillBansWhileLocalAPIIsDown()
 	f.liftedBanIsLiftedEverywhereAndComesBackLonger()
 	f.kernelLineAloneBans(&toB, &toC)
+	f.synStayedOnItsHost()
 	testkit.Report(t, "from a touch of A's trap to the drop on B (nftables): %s", toB.summary())
 	testkit.Report(t, "from a touch of A's trap to the drop on C (ipset): %s", toC.summary())
 }
