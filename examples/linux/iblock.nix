@@ -33,6 +33,8 @@ in
   networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;
 
   # As examples/linux/iblock.socket: see there why the limits are raised.
+  # "2507" listens on the wildcard address, which the ruleset's proof of a
+  # handshake needs (see iblock.nft): do not bind it to one address.
   systemd.sockets.iblock = {
     description = "iblock trap port: ban whoever connects";
     wantedBy = [ "sockets.target" ];

@@ -35,25 +35,34 @@
 // WaitUntil and Eventually poll a condition, SamplePeak samples a count.
 //
 // Linux, in network namespaces (netns_linux.go, setups_linux.go,
-// sets_linux.go, kmsg_linux.go, syn_linux.go, burst*.go):
+// room_linux.go, sets_linux.go, kmsg_linux.go, forge_linux.go,
+// tcpstate_linux.go, burst*.go):
 //   - NewNet: a server and a scanner namespace on one veth, with the
 //     documentation addresses Server4/6, Scanner4/6, Bystander4/6,
 //     Neighbour6, Allowlisted4/6, Victim4/6 and Families. A Net runs
-//     commands in the server (Run, MustRun, Start, RunInput), connects from
-//     the scanner (TouchTrap, ReachesService, WantReach, OpenSession), and
+//     commands in the server (Run, MustRun, Start, RunInput), listens
+//     there (Serve, ListenAndClose; ListenIn in any namespace), connects
+//     from the scanner (TouchTrap, Handshake, ConnectThenClose,
+//     ReachesService, WantReach, OpenSession; DialFrom any namespace), and
 //     loads the shipped setups: LoadNftExample, LoadNftEdited,
-//     LoadIpsetExample, LoadKernelNft, LoadKernelIpset, StartInetd,
-//     StartSocketActivate, WantScannerBannedAlone. NewNamespace and
-//     IPBatch build other topologies.
+//     LoadIpsetExample, LoadKernelNft, LoadKernelIpset, or any of them
+//     edited (LoadNft, LoadIpset), StartInetd, StartSocketActivate,
+//     WantScannerBannedAlone. A Net's Room raises the sizes of the sets
+//     it loads. NewNamespace and IPBatch build other topologies.
 //   - Sets: one reader, ScanSets, which streams any listing of nft or
 //     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
 //     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
 //     IpsetTimeout read an element's time left; one filler, FillNft and
 //     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
 //     adds.
-//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC); SendSYNs
-//     forges SYNs; Burst sends BurstSize scanners and Summarize sums
-//     them up.
+//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
+//   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
+//     with any source address (SendSYNs, SendSegments, SendEach);
+//     ForgeHandshake guesses the server's sequence number blind in the
+//     name of a ForgedVictim (RouteForgedVictims). What the server's TCP
+//     stack holds and counts: Listeners, HalfOpen, SyncookiesSent,
+//     Received.
+//   - Burst sends BurstSize scanners and Summarize sums them up.
 //
 // Booted systems (container_linux.go, install_linux.go,
 // journal_linux.go): Boot boots systemd under systemd-nspawn, with more

@@ -101,6 +101,9 @@ type Net struct {
 	// unique to the test net as its namespaces' names are: the kernel logs
 	// them, and tells one test's lines from another's by them.
 	ServerMAC, ScannerMAC string
+	// Room, when set, is the size the loaded examples' sets get instead
+	// of theirs (room_linux.go).
+	Room int
 }
 
 // NewNet creates the two namespaces, or skips without root and ip.
@@ -241,35 +244,45 @@ func InNamespace(ns string, f func() error) error {
 // then echoes what it reads.
 func (n *Net) Serve() {
 	n.T.Helper()
-	var ln net.Listener
-	err := InNamespace(n.Server, func() (err error) {
-		ln, err = net.Listen("tcp", ":"+ServicePort)
-		return err
+	ListenIn(n.T, n.Server, ":"+ServicePort, func(c net.Conn) {
+		defer c.Close()
+		c.Write([]byte("service\n"))
+		buf := make([]byte, 512)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			c.Write(buf[:k])
+		}
 	})
-	if err != nil {
-		n.T.Fatal(err)
+}
+
+// ListenIn listens on addr in namespace ns until the test ends, and
+// hands each connection it accepts to handle, on a goroutine of its own.
+func ListenIn(t *testing.T, ns, addr string, handle func(net.Conn)) {
+	t.Helper()
+	var ln net.Listener
+	if err := InNamespace(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
 	}
-	n.T.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("service\n"))
-				buf := make([]byte, 512)
-				for {
-					k, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					c.Write(buf[:k])
-				}
-			}()
+			go handle(c)
 		}
 	}()
+}
+
+// ListenAndClose listens on addr in the server namespace and closes each
+// connection it accepts, as the trap does once it has banned.
+func (n *Net) ListenAndClose(addr string) {
+	n.T.Helper()
+	ListenIn(n.T, n.Server, addr, func(c net.Conn) { c.Close() })
 }
 
 // WaitListening waits until something listens on port in the server
@@ -280,27 +293,6 @@ func (n *Net) WaitListening(port string) {
 		v4, v6 := n.Listeners(port)
 		return v4 || v6
 	})
-}
-
-// Listeners reports whether IPv4 and IPv6 sockets listen on port in the
-// server namespace.
-func (n *Net) Listeners(port string) (v4, v6 bool) {
-	hex := fmt.Sprintf(":%04X", MustAtoi(port))
-	listening := func(table string) bool {
-		data, _ := os.ReadFile(table)
-		for _, line := range strings.Split(string(data), "\n") {
-			fields := strings.Fields(line)
-			if len(fields) > 3 && strings.HasSuffix(fields[1], hex) && fields[3] == "0A" {
-				return true
-			}
-		}
-		return false
-	}
-	InNamespace(n.Server, func() error {
-		v4, v6 = listening("/proc/thread-self/net/tcp"), listening("/proc/thread-self/net/tcp6")
-		return nil
-	})
-	return v4, v6
 }
 
 // MustAtoi is strconv.Atoi for numbers the tests themselves wrote.
@@ -314,8 +306,13 @@ func MustAtoi(s string) int {
 
 // Dial connects from the scanner namespace, from address from.
 func (n *Net) Dial(from, to, port string, timeout time.Duration) (net.Conn, error) {
+	return DialFrom(n.Scanner, from, to, port, timeout)
+}
+
+// DialFrom connects from namespace ns, from address from.
+func DialFrom(ns, from, to, port string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
-	err := InNamespace(n.Scanner, func() (err error) {
+	err := InNamespace(ns, func() (err error) {
 		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 		c, err = d.Dial("tcp", net.JoinHostPort(to, port))
 		return err
@@ -349,6 +346,30 @@ func (n *Net) TouchPort(from, to, port string) time.Duration {
 		n.T.Errorf("%s received %q from the trap", from, got)
 	}
 	return time.Since(start)
+}
+
+// Handshake completes a handshake with the trap from an address of the
+// scanner namespace, then closes at once, with a FIN, or with a reset as
+// nmap -sT does.
+func (n *Net) Handshake(from, to string, reset bool) error {
+	c, err := n.Dial(from, to, TrapPort, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	if reset {
+		c.(*net.TCPConn).SetLinger(0)
+	}
+	c.Close()
+	return nil
+}
+
+// ConnectThenClose is Handshake that fails the test when from cannot
+// reach the trap.
+func (n *Net) ConnectThenClose(t *testing.T, from, to string, reset bool) {
+	t.Helper()
+	if err := n.Handshake(from, to, reset); err != nil {
+		t.Fatalf("%s cannot reach the trap: %v", from, err)
+	}
 }
 
 // DropWait is how long a connection attempt waits for an answer before

@@ -13,59 +13,69 @@ import (
 
 // LoadNftExample loads examples/linux/iblock-only.nft, the ruleset for
 // iblock alone, unchanged.
-func (n *Net) LoadNftExample() {
+func (n *Net) LoadNftExample() { n.T.Helper(); n.LoadNft("iblock-only.nft", nil) }
+
+// LoadKernelNft loads examples/linux/iblock.nft, unchanged.
+func (n *Net) LoadKernelNft() { n.T.Helper(); n.LoadNft("iblock.nft", nil) }
+
+// LoadNft loads an nft ruleset of examples/linux: the file as shipped, or
+// a copy with edit applied to its text (and its sets raised to n.Room).
+func (n *Net) LoadNft(name string, edit func(text string) string) {
 	n.T.Helper()
-	n.MustRun(NeedTool(n.T, "nft"), "-f", SourcePath("examples/linux/iblock-only.nft"))
+	n.MustRun(NeedTool(n.T, "nft"), "-f", n.examplePath(name, edit))
 }
 
 // LoadNftEdited loads an example ruleset with each "define name = value"
 // given replacing the file's definition of that name.
 func (n *Net) LoadNftEdited(name string, defines ...string) {
 	n.T.Helper()
-	text := ExampleWithPaths(n.T, "linux/"+name)
-	for _, d := range defines {
-		key, _, _ := strings.Cut(d, "=")
-		line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
-		if !line.MatchString(text) {
-			n.T.Fatalf("%s has no %s", name, key)
+	n.LoadNft(name, func(text string) string {
+		for _, d := range defines {
+			key, _, _ := strings.Cut(d, "=")
+			line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
+			if !line.MatchString(text) {
+				n.T.Fatalf("%s has no %s", name, key)
+			}
+			text = line.ReplaceAllLiteralString(text, d)
 		}
-		text = line.ReplaceAllLiteralString(text, d)
-	}
-	path := filepath.Join(n.T.TempDir(), name)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		n.T.Fatal(err)
-	}
-	n.MustRun(NeedTool(n.T, "nft"), "-f", path)
+		return text
+	})
 }
 
 // LoadIpsetExample creates the sets and rules of the ipset examples for
 // iblock alone: without their *mangle part, as their comment says.
 func (n *Net) LoadIpsetExample() {
 	n.T.Helper()
-	n.loadIpsetRules(regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`))
+	mangle := regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`)
+	n.LoadIpset(func(name, text string) string {
+		if name == "ipset.conf" {
+			return text
+		}
+		if !mangle.MatchString(text) {
+			n.T.Fatalf("%s has no part to leave out", name)
+		}
+		return mangle.ReplaceAllString(text, "")
+	})
 }
 
 // LoadKernelIpset creates the sets and rules of the ipset examples as
 // shipped: the kernel bans.
-func (n *Net) LoadKernelIpset() {
-	n.T.Helper()
-	n.loadIpsetRules(nil)
-}
+func (n *Net) LoadKernelIpset() { n.T.Helper(); n.LoadIpset(nil) }
 
-// loadIpsetRules loads ipset.conf, then the iptables and ip6tables rules
-// with what leaveOut matches taken out of them.
-func (n *Net) loadIpsetRules(leaveOut *regexp.Regexp) {
+// LoadIpset restores ipset.conf, then loads the iptables and ip6tables
+// rules: the files as shipped, or copies with edit applied to each one's
+// text (and the sets raised to n.Room).
+func (n *Net) LoadIpset(edit func(name, text string) string) {
 	n.T.Helper()
-	n.RunInput(SourcePath("examples/linux/ipset.conf"), NeedTool(n.T, "ipset"), "-exist", "restore")
-	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
-		rules := ExampleWithPaths(n.T, "linux/"+name)
-		if leaveOut != nil {
-			if !leaveOut.MatchString(rules) {
-				n.T.Fatalf("%s has no part to leave out", name)
-			}
-			rules = leaveOut.ReplaceAllString(rules, "")
+	editOf := func(name string) func(string) string {
+		if edit == nil {
+			return nil
 		}
-		n.RunInput(WriteTemp(n.T, name, rules), NeedTool(n.T, tool), "--noflush")
+		return func(text string) string { return edit(name, text) }
+	}
+	n.RunInput(n.examplePath("ipset.conf", editOf("ipset.conf")), NeedTool(n.T, "ipset"), "-exist", "restore")
+	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
+		n.RunInput(n.examplePath(name, editOf(name)), NeedTool(n.T, tool), "--noflush")
 	}
 }
 
@@ -141,10 +151,4 @@ func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []strin
 	if SessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
-}
-
-// LoadKernelNft loads examples/linux/iblock.nft, unchanged.
-func (n *Net) LoadKernelNft() {
-	n.T.Helper()
-	n.MustRun(NeedTool(n.T, "nft"), "-f", SourcePath("examples/linux/iblock.nft"))
 }

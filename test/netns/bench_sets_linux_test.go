@@ -109,6 +109,7 @@ func TestBanCostBySetSize(t *testing.T) {
 	for _, p := range benchPaths {
 		t.Run(p.name, func(t *testing.T) {
 			n := newTestNet(t)
+			n.Room = 2 * benchSizes[len(benchSizes)-1] // the fill, and the bans on top
 			p.start(n)
 			filled := 0
 			for round, size := range benchSizes {

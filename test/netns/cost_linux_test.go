@@ -81,6 +81,7 @@ func TestBanCostWithAHundredThousandBansIsWithinHalfAgainOfEmpty(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nets := []*testNet{newTestNet(t), newTestNet(t)} // empty, full
 			for i, n := range nets {
+				n.Room = 2 * costSize // the fill, and the bans on top
 				tc.load(n)
 				if i == 1 {
 					tc.fill(n, "iblocked", costSize)
