@@ -76,17 +76,7 @@ func (b setsBackend) saved(s setState) setState {
 // ipsetSets reads every ipset in the server namespace.
 func (n *testNet) ipsetSets() setState {
 	n.T.Helper()
-	sets := setState{}
-	for name, elems := range n.IpsetSets() {
-		sets[name] = map[string]int64{}
-		for e, left := range elems {
-			sets[name][e] = int64(left / time.Second)
-			if left < 0 {
-				sets[name][e] = -1
-			}
-		}
-	}
-	return sets
+	return inSeconds(n.IpsetSets())
 }
 
 // bootedSets is one setup of the booted tests.

@@ -18,17 +18,22 @@ type setState map[string]map[string]int64
 // nftSets reads every set of table inet iblock in the server namespace.
 func (n *testNet) nftSets() setState {
 	n.T.Helper()
-	sets := setState{}
-	for name, elems := range n.NftSets() {
-		sets[name] = map[string]int64{}
+	return inSeconds(n.NftSets())
+}
+
+// inSeconds gives each element's time left in whole seconds, -1 for none.
+func inSeconds(sets map[string]map[string]time.Duration) setState {
+	out := setState{}
+	for name, elems := range sets {
+		out[name] = map[string]int64{}
 		for e, left := range elems {
-			sets[name][e] = int64(left / time.Second)
+			out[name][e] = int64(left / time.Second)
 			if left < 0 {
-				sets[name][e] = -1
+				out[name][e] = -1
 			}
 		}
 	}
-	return sets
+	return out
 }
 
 // count is the number of elements in all sets.
