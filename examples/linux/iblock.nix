@@ -48,6 +48,16 @@ in
     };
   };
 
+  # As examples/linux/iblock.sysusers: a fixed system user, whose uid the
+  # journal records with each of iblock's lines (doc/fleet.md), where
+  # DynamicUser would make up a new one for each connection.
+  users.users.iblock = {
+    isSystemUser = true;
+    group = "iblock";
+    description = "iblock port scanner ban";
+  };
+  users.groups.iblock = { };
+
   # As examples/linux/iblock@.service.
   systemd.services."iblock@" = {
     description = "iblock: ban the port scanner on this connection";
@@ -56,7 +66,9 @@ in
       StandardInput = "socket";
       StandardError = "journal";
       RuntimeMaxSec = "30s";
-      DynamicUser = true;
+      User = "iblock";
+      Group = "iblock";
+      RemoveIPC = true;
       AmbientCapabilities = [ "CAP_NET_ADMIN" ];
       CapabilityBoundingSet = [ "CAP_NET_ADMIN" ];
       NoNewPrivileges = true;

@@ -51,8 +51,9 @@ func TestExampleNftRulesetsPassNftCheckAndReloadWithoutLosingBans(t *testing.T) 
 }
 
 // TestExampleNixModuleParsesAndCarriesTheSameRuleset checks that the NixOS
-// module loads the kernel-side ruleset file itself, and saves and restores
-// the sets with iblock-sets, whose tests prove it.
+// module loads the kernel-side ruleset file itself, saves and restores
+// the sets with iblock-sets, whose tests prove it, and runs iblock as the
+// fixed user iblock, as iblock@.service does for the fleet's journal filter.
 func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
 	nixInstantiate := testkit.NeedTool(t, "nix-instantiate")
 	if out, err := exec.Command(nixInstantiate, "--parse", "examples/linux/iblock.nix").CombinedOutput(); err != nil {
@@ -63,10 +64,14 @@ func TestExampleNixModuleParsesAndCarriesTheSameRuleset(t *testing.T) {
 		"networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;",
 		`sets = "${./iblock/examples/linux/iblock-sets}";`,
 		`ExecStart = "-${sets} nft restore";`, `ExecStop = "-${sets} nft save";`, `ExecStart = "${sets} nft save";`,
+		`User = "iblock";`, `users.users.iblock = {`,
 	} {
 		if !strings.Contains(nix, want) {
 			t.Errorf("iblock.nix lacks %s", want)
 		}
+	}
+	if strings.Contains(nix, "DynamicUser = true") {
+		t.Error("iblock.nix runs iblock as a dynamic user, whose lines the fleet cannot tell from anyone's")
 	}
 }
 
