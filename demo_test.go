@@ -50,7 +50,7 @@ func runDemo() error {
 		"inetd does: it starts iblock with the connection as stdin, stdout and stderr.\n" +
 		"doas and pfctl are stand-ins; the table lives in a file.\n")
 	fmt.Print("\n1. A scanner connects from 127.0.0.1. The default allowlist is loopback,\n" +
-		"   so iblock does not ban a connection from the machine to itself:\n\n")
+		"   so iblock does not ban a connection over loopback:\n\n")
 	if err := demoConnection(log, bin, fk, args...); err != nil {
 		return err
 	}
