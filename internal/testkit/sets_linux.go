@@ -128,30 +128,26 @@ func (n *Net) NftHas(set, addr string) bool {
 // time it has left, or -1 when it does not expire.
 func (n *Net) NftSets() map[string]map[string]time.Duration {
 	n.T.Helper()
-	sets := map[string]map[string]time.Duration{}
-	n.ScanSets([]string{"nft", "list", "table", "inet", "iblock"}, func(set, e string) {
-		if sets[set] == nil {
-			sets[set] = map[string]time.Duration{}
-		}
-		left, ok := NftExpiry(e)
-		if !ok {
-			left = -1
-		}
-		sets[set][strings.Fields(e)[0]] = left
-	})
-	return sets
+	return n.setsWithTimeLeft([]string{"nft", "list", "table", "inet", "iblock"}, NftExpiry)
 }
 
 // IpsetSets returns every ipset, each member with the time it has left,
 // or -1 when it does not expire.
 func (n *Net) IpsetSets() map[string]map[string]time.Duration {
 	n.T.Helper()
+	return n.setsWithTimeLeft([]string{"ipset", "list"}, IpsetTimeout)
+}
+
+// setsWithTimeLeft reads the sets that argv lists, each element's time
+// left read from its listing by timeLeft.
+func (n *Net) setsWithTimeLeft(argv []string, timeLeft func(string) (time.Duration, bool)) map[string]map[string]time.Duration {
+	n.T.Helper()
 	sets := map[string]map[string]time.Duration{}
-	n.ScanSets([]string{"ipset", "list"}, func(set, e string) {
+	n.ScanSets(argv, func(set, e string) {
 		if sets[set] == nil {
 			sets[set] = map[string]time.Duration{}
 		}
-		left, ok := IpsetTimeout(e)
+		left, ok := timeLeft(e)
 		if !ok {
 			left = -1
 		}

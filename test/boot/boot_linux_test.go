@@ -390,7 +390,7 @@ func powerCutLosesUnsaved(t *testing.T, c *container, n *testNet, root string) {
 	wantSameBans(t, saved, after, int64(time.Since(savedAt).Seconds())+1)
 	lost := 0
 	for set := range cut {
-		for _, addr := range missing(cut.addresses(set), after.addresses(set)) {
+		for _, addr := range missing(cut.Addresses(set), after.Addresses(set)) {
 			lost++
 			if addr != unsavedBan {
 				t.Errorf("the power cut lost %s from %s, which the last save held", addr, set)

@@ -61,22 +61,13 @@ var (
 	ipsetBackend = setsBackend{"ipset", "iblock_allow", "192.0.2.0/0", (*testNet).ipsetSets}
 )
 
-// saved keeps of s the sets iblock-sets saves: the long bans and the
-// allow sets.
-func (b setsBackend) saved(s setState) setState {
-	out := setState{}
-	for _, set := range []string{"iblocked", "iblocked6", b.allow, b.allow + "6"} {
-		if elems, ok := s[set]; ok {
-			out[set] = elems
-		}
-	}
-	return out
-}
+// saved keeps of s the sets iblock-sets saves.
+func (b setsBackend) saved(s setState) setState { return s.Saved(b.allow) }
 
 // ipsetSets reads every ipset in the server namespace.
 func (n *testNet) ipsetSets() setState {
 	n.T.Helper()
-	return inSeconds(n.IpsetSets())
+	return testkit.SecondsLeft(n.IpsetSets())
 }
 
 // bootedSets is one setup of the booted tests.

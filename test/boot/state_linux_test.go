@@ -6,53 +6,17 @@ package boot
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"iblock/internal/testkit"
 )
 
-// setState maps each set of table inet iblock to its elements, each with
-// the seconds left before it expires (-1: it does not expire).
-type setState map[string]map[string]int64
+// setState is what a save and restore of the sets must keep.
+type setState = testkit.SetState
 
 // nftSets reads every set of table inet iblock in the server namespace.
 func (n *testNet) nftSets() setState {
 	n.T.Helper()
-	return inSeconds(n.NftSets())
-}
-
-// inSeconds gives each element's time left in whole seconds, -1 for none.
-func inSeconds(sets map[string]map[string]time.Duration) setState {
-	out := setState{}
-	for name, elems := range sets {
-		out[name] = map[string]int64{}
-		for e, left := range elems {
-			out[name][e] = int64(left / time.Second)
-			if left < 0 {
-				out[name][e] = -1
-			}
-		}
-	}
-	return out
-}
-
-// count is the number of elements in all sets.
-func (s setState) Count() int {
-	k := 0
-	for _, elems := range s {
-		k += len(elems)
-	}
-	return k
-}
-
-// addresses lists a set's elements, sorted.
-func (s setState) addresses(set string) []string {
-	var addrs []string
-	for a := range s[set] {
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
-	return addrs
+	return testkit.SecondsLeft(n.NftSets())
 }
 
 // wantSameBans fails the test unless after holds the elements of before,
@@ -62,7 +26,7 @@ func (s setState) addresses(set string) []string {
 func wantSameBans(t *testing.T, before, after setState, elapsedSeconds int64) {
 	t.Helper()
 	for set, elems := range before {
-		if got, want := after.addresses(set), before.addresses(set); !slices.Equal(got, want) {
+		if got, want := after.Addresses(set), before.Addresses(set); !slices.Equal(got, want) {
 			t.Errorf("set %s holds %d elements, want the %d it held: missing %q, new %q",
 				set, len(got), len(want), testkit.First(missing(want, got), 5), testkit.First(missing(got, want), 5))
 			continue

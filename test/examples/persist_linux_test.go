@@ -40,14 +40,14 @@ var setsBackends = []setsBackend{nftBackend, ipsetBackend}
 var (
 	nftBackend = setsBackend{name: "nft", load: func(n *testkit.Net) { n.LoadKernelNft() },
 		fill: nftFillSet, flush: func(n *testkit.Net, set string) { n.MustRun("nft", "flush", "set", "inet", "iblock", set) },
-		state: func(n *testkit.Net) setState { return seconds(n.NftSets()) },
+		state: func(n *testkit.Net) setState { return testkit.SecondsLeft(n.NftSets()) },
 		// A prefix, in a set without the interval flag.
 		allow: "allowed", rejected: "192.0.2.0/24"}
 	ipsetBackend = setsBackend{name: "ipset", load: func(n *testkit.Net) {
 		n.RunInput("examples/linux/ipset.conf", testkit.NeedTool(n.T, "ipset"), "-exist", "restore")
 	},
 		fill: ipsetFillSet, flush: func(n *testkit.Net, set string) { n.MustRun("ipset", "flush", set) },
-		state: func(n *testkit.Net) setState { return seconds(n.IpsetSets()) },
+		state: func(n *testkit.Net) setState { return testkit.SecondsLeft(n.IpsetSets()) },
 		// hash:net takes no /0.
 		allow: "iblock_allow", rejected: "192.0.2.0/0"}
 )
@@ -87,24 +87,8 @@ func ipsetFillSet(n *testkit.Net, set string, addrs []string, seconds int) {
 	n.RunInput(testkit.WriteTemp(n.T, "input", b.String()), "ipset", "-exist", "restore")
 }
 
-// setState maps each set to its elements, each with the seconds left
-// before it expires (-1: it does not expire).
-type setState map[string]map[string]int64
-
-// seconds turns what testkit's readers say of the sets into a setState.
-func seconds(sets map[string]map[string]time.Duration) setState {
-	out := setState{}
-	for name, elems := range sets {
-		out[name] = map[string]int64{}
-		for e, left := range elems {
-			out[name][e] = int64(left / time.Second)
-			if left < 0 {
-				out[name][e] = -1
-			}
-		}
-	}
-	return out
-}
+// setState is what a save and restore of the sets must keep.
+type setState = testkit.SetState
 
 // docAddresses returns k IPv4 addresses of 198.18.0.0/15, k ≤ 131072.
 func docAddresses(k int) []string {
@@ -134,17 +118,8 @@ func setsScript(t *testing.T) string {
 	return script
 }
 
-// saved keeps of s the sets iblock-sets saves: the long bans and the
-// allow sets.
-func (b setsBackend) saved(s setState) setState {
-	out := setState{}
-	for _, set := range []string{"iblocked", "iblocked6", b.allow, b.allow + "6"} {
-		if elems, ok := s[set]; ok {
-			out[set] = elems
-		}
-	}
-	return out
-}
+// saved keeps of s the sets iblock-sets saves.
+func (b setsBackend) saved(s setState) setState { return s.Saved(b.allow) }
 
 // TestIblockSetsConcurrentSavesLeaveACompleteFile runs twenty pairs of
 // saves at once, for nft and ipset: each leaves the whole file, and no
