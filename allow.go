@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -12,9 +13,9 @@ import (
 
 // defaultAllowlist is the loopback networks: a program on the machine that
 // touches a trap port through loopback is not banned, as the C original
-// would ban it. It holds nothing else: a connection from one of the
-// machine's own public addresses is banned like any other. Each call
-// returns a list of its own.
+// would ban it. The machine's other addresses need no entry: iblock never
+// bans them, whatever the allowlist says (see spared). Each call returns
+// a list of its own.
 func defaultAllowlist() []netip.Prefix {
 	return []netip.Prefix{
 		netip.MustParsePrefix("127.0.0.0/8"),
@@ -137,4 +138,63 @@ func allowed(list []netip.Prefix, addr netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// hostAddresses returns the addresses of this host's interfaces, as they
+// are now: an address added after boot, a bridge's, a temporary IPv6
+// address. Loopback addresses are left out: the allowlist governs them,
+// so that "-w /dev/null" still bans a peer on loopback. It asks the
+// kernel (netlink on Linux, a routing sysctl on the BSDs) before the
+// sandbox; on failure it returns nothing, and the allowlist still holds.
+func hostAddresses() []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var own []netip.Addr
+	for _, a := range addrs {
+		ipnet, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		addr, ok := netip.AddrFromSlice(ipnet.IP)
+		if !ok || addr.Unmap().IsLoopback() {
+			continue
+		}
+		own = append(own, addr.Unmap())
+	}
+	return own
+}
+
+// spared says why peer is never banned, or returns "". A peer with an
+// address of this host is one of the host's own programs: a local account
+// that binds a trap port as its source port and connects to itself must
+// not get the host banned here, nor, through the log line, on every host
+// of a fleet. A link-local peer is a router or a neighbour of this link,
+// whose ban would cut the link. Then the allowlist.
+func spared(allow []netip.Prefix, host []netip.Addr, peer netip.Addr) string {
+	for _, a := range host {
+		if a == peer {
+			return "an address of this host"
+		}
+	}
+	if peer.IsLinkLocalUnicast() {
+		return "link-local"
+	}
+	if allowed(allow, peer) {
+		return "allowlisted"
+	}
+	return ""
+}
+
+// withHost returns the allowlist with this host's addresses added, for
+// prefix bans: a network ban (-4, -6) that would cover one of them bans
+// the peer's address alone, or the host would be banned with its network,
+// here and by every host of a fleet that believes the log line.
+func withHost(allow []netip.Prefix, host []netip.Addr) []netip.Prefix {
+	list := make([]netip.Prefix, 0, len(host)+len(allow))
+	for _, a := range host {
+		list = append(list, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return append(list, allow...)
 }

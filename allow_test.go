@@ -51,3 +51,35 @@ func TestDefaultAllowlistIsLoopback(t *testing.T) {
 		t.Errorf("/dev/null: %v, %v", list, err)
 	}
 }
+
+func TestHostAndLinkLocalPeersAreSparedWhateverTheAllowlist(t *testing.T) {
+	host := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}
+	allow := []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+	for peer, want := range map[string]string{
+		"192.0.2.1": "an address of this host", "2001:db8::1": "an address of this host",
+		"169.254.3.4": "link-local", "fe80::1": "link-local",
+		"198.51.100.9": "allowlisted", "192.0.2.2": "", "2001:db8::2": "", "127.0.0.1": "", "::1": "",
+	} {
+		if got := spared(allow, host, netip.MustParseAddr(peer)); got != want {
+			t.Errorf("spared(%s) = %q, want %q", peer, got, want)
+		}
+	}
+}
+
+func TestHostAddressesLeaveLoopbackToTheAllowlist(t *testing.T) {
+	for _, a := range hostAddresses() {
+		if a.IsLoopback() || a.Is4In6() || a.Zone() != "" {
+			t.Errorf("host address %v: loopback, mapped or zoned", a)
+		}
+	}
+}
+
+func TestPrefixBanNeverCoversAnAddressOfThisHost(t *testing.T) {
+	conf := &config{bits4: 24, bits6: 64}
+	host := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}
+	for peer, want := range map[string]string{"192.0.2.7": "192.0.2.7", "2001:db8::7": "2001:db8::7", "198.51.100.7": "198.51.100.0/24"} {
+		if got, _ := banTarget(conf, withHost(nil, host), netip.MustParseAddr(peer)); got != want {
+			t.Errorf("%s: banned %s, want %s", peer, got, want)
+		}
+	}
+}

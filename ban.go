@@ -6,14 +6,15 @@ import (
 	"strings"
 )
 
-// ban bans the peer unless it is allowlisted, logging what it does. The
-// error it returns is the first firewall command that failed, for the log.
-func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *spawner) error {
-	if allowed(allow, peer) {
-		log.notice("not blocking " + peer.String() + ": allowlisted")
+// ban bans the peer unless it is spared (an address of this host,
+// link-local, allowlisted), logging what it does. The error it returns is
+// the first firewall command that failed, for the log.
+func ban(conf *config, allow []netip.Prefix, host []netip.Addr, peer netip.Addr, log *logger, sp *spawner) error {
+	if why := spared(allow, host, peer); why != "" {
+		log.notice("not blocking " + peer.String() + ": " + why)
 		return nil
 	}
-	target, why := banTarget(conf, allow, peer)
+	target, why := banTarget(conf, withHost(allow, host), peer)
 	if why != "" {
 		why = " alone: " + why
 	}

@@ -40,6 +40,9 @@ func run(args []string) int {
 	if err != nil {
 		return fail(log, err)
 	}
+	// This host's addresses are read for each connection, and before the
+	// sandbox, which would forbid asking the kernel for them.
+	host := hostAddresses()
 	// The programs' stdin, /dev/null, is opened before the sandbox.
 	sp, err := newSpawner()
 	if err != nil {
@@ -52,7 +55,7 @@ func run(args []string) int {
 	if err != nil {
 		return fail(log, err)
 	}
-	if err := ban(conf, allow, peer, log, sp); err != nil {
+	if err := ban(conf, allow, host, peer, log, sp); err != nil {
 		return fail(log, err)
 	}
 	return exitOK
