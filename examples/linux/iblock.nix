@@ -6,8 +6,9 @@
 # the long bans and the allow sets saved at shutdown and every hour, and
 # restored at boot, by examples/linux/iblock-sets.
 # Use it from configuration.nix: imports = [ ./iblock.nix ];
-# with a checkout of iblock in ./iblock beside it. Edit the trap ports and
-# the allow sets in ./iblock/examples/linux/iblock.nft.
+# with a checkout of iblock in ./iblock beside it. Edit the trap ports in
+# ./iblock/examples/linux/iblock.nft, and what is yours in
+# ./iblock/examples/linux/allow.
 { pkgs, ... }:
 
 let
@@ -31,6 +32,11 @@ in
   networking.nftables.enable = true;
   # The kernel-side ruleset, examples/linux/iblock.nft, as it is.
   networking.nftables.ruleset = builtins.readFile ./iblock/examples/linux/iblock.nft;
+
+  # The one list of what is yours: iblock reads it (-w), and iblock-sets
+  # fills the ruleset's allow sets from it at each restore. Edit
+  # ./iblock/examples/linux/allow.
+  environment.etc."iblock/allow".source = ./iblock/examples/linux/allow;
 
   # As examples/linux/iblock.socket: see there why the limits are raised.
   # "2507" listens on the wildcard address, which the ruleset's proof of a
@@ -62,7 +68,7 @@ in
   systemd.services."iblock@" = {
     description = "iblock: ban the port scanner on this connection";
     serviceConfig = {
-      ExecStart = "${iblock}/bin/iblock -d none -c ${nft}";
+      ExecStart = "${iblock}/bin/iblock -d none -c ${nft} -w /etc/iblock/allow";
       StandardInput = "socket";
       StandardError = "journal";
       RuntimeMaxSec = "30s";

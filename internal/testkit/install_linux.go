@@ -4,7 +4,7 @@ package testkit
 // doc/linux.md tells an administrator to: make install, the units in
 // /etc/systemd/system, the user iblock made by systemd-sysusers,
 // iblock-sets in /usr/local/sbin, the drop-in that keeps the bans in
-// nftables.service, the ruleset in /etc/iblock included from
+// nftables.service, the ruleset and the allowlist in /etc/iblock, the ruleset included from
 // /etc/nftables.conf, and the units enabled.
 
 import (
@@ -44,6 +44,7 @@ func InstallLinuxFiles(t *testing.T, root string) {
 	InstallFile(t, "examples/linux/nftables.service.d/iblock.conf", filepath.Join(root, "etc/systemd/system/nftables.service.d/iblock.conf"), 0o644)
 	InstallFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
 	InstallFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock/iblock.nft"), 0o644)
+	InstallFile(t, "examples/linux/allow", filepath.Join(root, "etc/iblock/allow"), 0o644)
 	conf, err := os.OpenFile(filepath.Join(root, "etc/nftables.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
