@@ -83,3 +83,15 @@ func TestPrefixBanNeverCoversAnAddressOfThisHost(t *testing.T) {
 		}
 	}
 }
+
+func TestShippedLinuxAllowFileIsAnAllowlistThatKeepsLoopback(t *testing.T) {
+	list, err := loadAllowlist("examples/linux/allow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{"127.0.0.1": true, "::1": true, "192.0.2.1": false} {
+		if got := allowed(list, netip.MustParseAddr(addr)); got != want {
+			t.Errorf("examples/linux/allow: allowed(%s) = %v", addr, got)
+		}
+	}
+}

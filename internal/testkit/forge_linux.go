@@ -24,9 +24,32 @@ type Segment struct {
 }
 
 const (
+	FlagFIN = 0x01
 	FlagSYN = 0x02
+	FlagRST = 0x04
+	FlagPSH = 0x08
 	FlagACK = 0x10
+	FlagURG = 0x20
 )
+
+// Probe is a scan's first packet to dst:dport from src:sport, for each
+// kind of scan nmap knows without a handshake (-sS, -sF, -sN, -sX, -sM,
+// -sA, -sW: the window scan sends the ACK scan's packet) and UDP (-sU).
+func Probe(kind string, src, dst netip.Addr, sport, dport uint16) []byte {
+	flags := map[string]byte{"SYN": FlagSYN, "FIN": FlagFIN, "NULL": 0, "Xmas": FlagFIN | FlagPSH | FlagURG,
+		"Maimon": FlagFIN | FlagACK, "ACK": FlagACK, "window": FlagACK}
+	if kind == "UDP" {
+		return Datagram{Src: src, Dst: dst, Sport: sport, Dport: dport}.Packet()
+	}
+	f, ok := flags[kind]
+	if !ok {
+		panic("no probe " + kind)
+	}
+	return Segment{Src: src, Dst: dst, Sport: sport, Dport: dport, Seq: 0x1b10c000 + uint32(sport), Flags: f}.Packet()
+}
+
+// ProbeKinds are the kinds Probe sends.
+var ProbeKinds = []string{"SYN", "FIN", "NULL", "Xmas", "Maimon", "ACK", "window", "UDP"}
 
 // SYN is the segment a SYN scanner sends from src:sport to dst:dport.
 func SYN(src, dst netip.Addr, sport, dport uint16) Segment {
@@ -65,6 +88,18 @@ func (n *Net) SendSegments(t *testing.T, segs []Segment) {
 // SendEach sends the segments next returns, all to dst, from the scanner
 // namespace, until it returns false.
 func (n *Net) SendEach(dst netip.Addr, next func() (Segment, bool)) error {
+	return n.SendPackets(dst, func() ([]byte, bool) {
+		s, ok := next()
+		if !ok {
+			return nil, false
+		}
+		return s.Packet(), true
+	})
+}
+
+// SendPackets sends the IP packets next returns, all to dst, from the
+// scanner namespace, until it returns false.
+func (n *Net) SendPackets(dst netip.Addr, next func() ([]byte, bool)) error {
 	return InNamespace(n.Scanner, func() error {
 		family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Addr: dst.As16()})
 		if dst.Is4() {
@@ -76,8 +111,8 @@ func (n *Net) SendEach(dst netip.Addr, next func() (Segment, bool)) error {
 			return err
 		}
 		defer unix.Close(fd)
-		for s, ok := next(); ok; s, ok = next() {
-			if err := unix.Sendto(fd, s.Packet(), 0, sa); err != nil {
+		for p, ok := next(); ok; p, ok = next() {
+			if err := unix.Sendto(fd, p, 0, sa); err != nil {
 				return err
 			}
 		}
@@ -133,27 +168,53 @@ func (s Segment) Packet() []byte {
 	binary.BigEndian.PutUint32(tcp[8:], s.Ack)
 	tcp[12], tcp[13] = 5<<4, s.Flags            // header length: 5 words
 	binary.BigEndian.PutUint16(tcp[14:], 64240) // window
+	return ipPacket(s.Src, s.Dst, unix.IPPROTO_TCP, tcp, 16)
+}
+
+// Datagram is one UDP datagram with no payload, as a UDP scan's probe of
+// a port whose service it does not know.
+type Datagram struct {
+	Src, Dst     netip.Addr
+	Sport, Dport uint16
+}
+
+// Packet returns the datagram in an IP packet of its family.
+func (d Datagram) Packet() []byte {
+	udp := make([]byte, 8)
+	binary.BigEndian.PutUint16(udp[0:], d.Sport)
+	binary.BigEndian.PutUint16(udp[2:], d.Dport)
+	binary.BigEndian.PutUint16(udp[4:], 8)
+	return ipPacket(d.Src, d.Dst, unix.IPPROTO_UDP, udp, 6)
+}
+
+// ipPacket puts a TCP or UDP header in an IP packet of src's family, with
+// the header's checksum, at offset sum, filled in.
+func ipPacket(src, dst netip.Addr, proto byte, payload []byte, sum int) []byte {
 	// The checksum covers a pseudo-header of addresses, protocol and length.
-	pseudo := append(s.Src.AsSlice(), s.Dst.AsSlice()...)
-	pseudo = append(pseudo, 0, unix.IPPROTO_TCP, 0, byte(len(tcp)))
-	binary.BigEndian.PutUint16(tcp[16:], checksum(append(pseudo, tcp...)))
-	if s.Src.Is4() {
-		ip := make([]byte, 20, 20+len(tcp))
-		ip[0] = 0x45 // version 4, 5 words
-		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(tcp)))
-		ip[8], ip[9] = 64, unix.IPPROTO_TCP // TTL, protocol
-		copy(ip[12:], s.Src.AsSlice())
-		copy(ip[16:], s.Dst.AsSlice())
-		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
-		return append(ip, tcp...)
+	pseudo := append(src.AsSlice(), dst.AsSlice()...)
+	pseudo = append(pseudo, 0, proto, 0, byte(len(payload)))
+	c := checksum(append(pseudo, payload...))
+	if c == 0 && proto == unix.IPPROTO_UDP {
+		c = 0xffff // 0 means "no checksum", which IPv6 forbids
 	}
-	ip := make([]byte, 40, 40+len(tcp))
+	binary.BigEndian.PutUint16(payload[sum:], c)
+	if src.Is4() {
+		ip := make([]byte, 20, 20+len(payload))
+		ip[0] = 0x45 // version 4, 5 words
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(payload)))
+		ip[8], ip[9] = 64, proto // TTL, protocol
+		copy(ip[12:], src.AsSlice())
+		copy(ip[16:], dst.AsSlice())
+		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+		return append(ip, payload...)
+	}
+	ip := make([]byte, 40, 40+len(payload))
 	ip[0] = 0x60 // version 6
-	binary.BigEndian.PutUint16(ip[4:], uint16(len(tcp)))
-	ip[6], ip[7] = unix.IPPROTO_TCP, 64 // next header, hop limit
-	copy(ip[8:], s.Src.AsSlice())
-	copy(ip[24:], s.Dst.AsSlice())
-	return append(ip, tcp...)
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(payload)))
+	ip[6], ip[7] = proto, 64 // next header, hop limit
+	copy(ip[8:], src.AsSlice())
+	copy(ip[24:], dst.AsSlice())
+	return append(ip, payload...)
 }
 
 // checksum is the Internet checksum (RFC 1071).

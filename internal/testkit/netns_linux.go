@@ -320,6 +320,24 @@ func DialFrom(ns, from, to, port string, timeout time.Duration) (net.Conn, error
 	return c, err
 }
 
+// DialAs connects from namespace ns as the user uid, from address from
+// and source port sport, as any local account can: only the calling
+// thread changes user, and it ends with the call (InNamespace).
+func DialAs(ns string, uid int, from string, sport int, to, port string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := InNamespace(ns, func() (err error) {
+		// A raw setresuid changes this thread alone; Go's own would
+		// change every thread of the test process.
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); errno != 0 {
+			return errno
+		}
+		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from), Port: sport}}
+		c, err = d.Dial("tcp", net.JoinHostPort(to, port))
+		return err
+	})
+	return c, err
+}
+
 // TouchTrap connects from one address to the trap port and waits until the
 // trap closes the connection, which happens when iblock has exited. It
 // returns how long that took; the scanner must have received nothing.

@@ -5,6 +5,7 @@ package netns
 // completes a handshake there; the allow set is never banned.
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -89,14 +90,28 @@ func (k kernelSetup) allow(n *testNet, addr string) {
 	}
 }
 
-// element returns addr's element of a set, with its timeout.
+// element returns addr's element of a set, with its timeout: in the
+// IPv6 short-ban set, the element of addr's /64.
 func (k kernelSetup) element(n *testNet, set, addr string) (string, bool) {
+	if set == testkit.SetName(k.short, true) {
+		addr = shortBanOf(addr)
+	}
 	for _, e := range k.list(n, set) {
 		if strings.Fields(e)[0] == addr {
 			return e, true
 		}
 	}
 	return "", false
+}
+
+// shortBanOf is what the short-ban sets hold for addr: the address, or
+// for IPv6 its /64, as the rulesets mask it.
+func shortBanOf(addr string) string {
+	a := netip.MustParseAddr(addr)
+	if a.Is4() {
+		return addr
+	}
+	return netip.PrefixFrom(a, 64).Masked().Addr().String()
 }
 
 func (k kernelSetup) has(n *testNet, set, addr string) bool {

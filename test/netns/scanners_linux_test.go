@@ -148,7 +148,8 @@ func scanName(s portScan, v6 bool) string {
 
 // scannerAddrs hands out a fresh address per scan: IPv4 from the scanner
 // namespace's local 198.18.0.0/22, IPv6 added to it with a static
-// neighbour entry on the server.
+// neighbour entry on the server, each in a /64 of its own, since the
+// kernel-side rulesets short-ban an IPv6 source's /64.
 type scannerAddrs struct {
 	n    *testNet
 	next int
@@ -159,7 +160,7 @@ func (a *scannerAddrs) fresh(v6 bool) string {
 	if !v6 {
 		return fmt.Sprintf("198.18.2.%d", a.next)
 	}
-	addr := fmt.Sprintf("2001:db8:0:3::%x", a.next)
+	addr := fmt.Sprintf("2001:db8:0:%x::3", 0x300+a.next)
 	a.n.IPBatch(a.n.Scanner, "addr add "+addr+"/48 dev veth0 nodad")
 	a.n.IPBatch(a.n.Server, "neigh add "+addr+" lladdr "+a.n.ScannerMAC+" dev veth0 nud permanent")
 	return addr
