@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,17 @@ func zmapScan(t *testing.T, n *testNet, src, dst string) []string {
 		"-b", "/dev/null", "-r", "100", "-c", "1", "-q", dst + "/32"}
 }
 
+// nmapUDPScan is nmap -sU of one of the rulesets' UDP trap ports.
+func nmapUDPScan(t *testing.T, n *testNet, src, dst string) []string {
+	argv := nmapScan("-sU")(t, n, src, dst)
+	for i, a := range argv {
+		if a == "-p" {
+			argv[i+1] = strconv.Itoa(udpTrapPort)
+		}
+	}
+	return argv
+}
+
 var scanners = []portScan{
 	{"nmap -sT", true, nmapScan("-sT")},
 	{"nmap -sS", true, nmapScan("-sS")},
@@ -58,6 +70,13 @@ var scanners = []portScan{
 	{"zmap", false, zmapScan},
 	{"nmap -sV", true, nmapScan("-sV")},
 	{"a client that waits for a prompt", true, nil},
+	{"nmap -sF", true, nmapScan("-sF")},
+	{"nmap -sN", true, nmapScan("-sN")},
+	{"nmap -sX", true, nmapScan("-sX")},
+	{"nmap -sM", true, nmapScan("-sM")},
+	{"nmap -sA", true, nmapScan("-sA")},
+	{"nmap -sW", true, nmapScan("-sW")},
+	{"nmap -sU", true, nmapUDPScan},
 }
 
 // holdConnection is a client that connects to the trap and waits for a
@@ -125,11 +144,15 @@ var caught = map[string]map[string]string{
 		"nmap -sT": "10d", "nmap -sS": "1h", "masscan": "1h", "zmap": "1h", "nmap -sV": "10d", "a client that waits for a prompt": "10d",
 		"nmap -6 -sT": "10d", "nmap -6 -sS": "1h", "nmap -6 -sV": "10d", "a client that waits for a prompt, IPv6": "10d",
 		"masscan, IPv6": "1h",
+		"nmap -sF":      "1h", "nmap -sN": "1h", "nmap -sX": "1h", "nmap -sM": "1h", "nmap -sA": "1h", "nmap -sW": "1h", "nmap -sU": "1h",
+		"nmap -6 -sF": "1h", "nmap -6 -sN": "1h", "nmap -6 -sX": "1h", "nmap -6 -sM": "1h", "nmap -6 -sA": "1h", "nmap -6 -sW": "1h", "nmap -6 -sU": "1h",
 	},
 	"iblock behind inetd": {
 		"nmap -sT": "", "nmap -sS": "", "masscan": "", "zmap": "", "nmap -sV": "10d", "a client that waits for a prompt": "10d",
 		"nmap -6 -sT": "", "nmap -6 -sS": "", "nmap -6 -sV": "10d", "a client that waits for a prompt, IPv6": "10d",
 		"masscan, IPv6": "",
+		"nmap -sF":      "", "nmap -sN": "", "nmap -sX": "", "nmap -sM": "", "nmap -sA": "", "nmap -sW": "", "nmap -sU": "",
+		"nmap -6 -sF": "", "nmap -6 -sN": "", "nmap -6 -sX": "", "nmap -6 -sM": "", "nmap -6 -sA": "", "nmap -6 -sW": "", "nmap -6 -sU": "",
 	},
 }
 

@@ -36,18 +36,26 @@ func unreclaimable(t *testing.T) int64 {
 	return kb << 10
 }
 
-// setAddresses returns count distinct addresses of a family.
+// setAddresses returns count distinct addresses of a family; IPv6 ones
+// each in a /64 of its own, 2001:db8:f100::/24 and up, since the IPv6
+// short-ban sets hold /64s.
 func setAddresses(count int, v6 bool) []string {
 	if !v6 {
 		return fillAddresses(count)
 	}
 	addrs := make([]string, count)
-	a := netip.MustParseAddr("2001:db8:f1::")
 	for i := range addrs {
-		a = a.Next()
-		addrs[i] = a.String()
+		addrs[i] = sixtyFour(0xf1, i)
 	}
 	return addrs
+}
+
+// sixtyFour returns the address ::1 of the i-th /64 of 2001:db8:HH00::/24,
+// for i below 2^24.
+func sixtyFour(hh byte, i int) string {
+	a := netip.MustParseAddr("2001:db8::1").As16()
+	a[4], a[5], a[6], a[7] = hh, byte(i>>16), byte(i>>8), byte(i)
+	return netip.AddrFrom16(a).String()
 }
 
 // setSize reads a set's size from the shipped files: nft's "size",
