@@ -90,13 +90,23 @@ func (k kernelSetup) banFullCount(n *testNet) int {
 // flood sends forged SYNs to dst's trap port from new sources in
 // 198.18.128.0/17 until stop is closed, and returns how many it sent.
 func (n *testNet) flood(dst string, stop chan struct{}) (sent *atomic.Int64, done chan error) {
+	return n.floodWith("SYN", dst, stop)
+}
+
+// floodWith is flood with probes of a kind (testkit.Probe): to port 23,
+// or for UDP to a UDP trap port.
+func (n *testNet) floodWith(kind, dst string, stop chan struct{}) (sent *atomic.Int64, done chan error) {
 	sent, done = new(atomic.Int64), make(chan error, 1)
 	to, src := netip.MustParseAddr(dst), netip.MustParseAddr("198.18.128.0")
+	port := uint16(23)
+	if kind == "UDP" {
+		port = udpTrapPort
+	}
 	go func() {
-		done <- n.SendEach(to, func() (testkit.Segment, bool) {
+		done <- n.SendPackets(to, func() ([]byte, bool) {
 			select {
 			case <-stop:
-				return testkit.Segment{}, false
+				return nil, false
 			default:
 			}
 			// A pause now and then keeps the flood to some 50 000 SYNs
@@ -106,7 +116,7 @@ func (n *testNet) flood(dst string, stop chan struct{}) (sent *atomic.Int64, don
 				time.Sleep(time.Millisecond)
 			}
 			src = src.Next()
-			return testkit.SYN(src, to, 40000, 23), true
+			return testkit.Probe(kind, src, to, 40000, port), true
 		})
 	}()
 	return sent, done
@@ -116,15 +126,23 @@ func (n *testNet) flood(dst string, stop chan struct{}) (sent *atomic.Int64, don
 // each kernel-side setup, with short-ban sets of floodSetSize elements
 // that expire in floodTimeout: the set fills, the refused bans are counted
 // and logged once, a real handshake during the flood is still banned for
-// ten days, and after the flood the trap bans a new SYN again.
+// ten days, and after the flood the trap bans a new SYN again. Then the
+// same with forged datagrams to a UDP trap port: they fill the same set,
+// within the same bounds, and change nothing else.
 func TestFloodOfForgedSYNsFillsTheShortBansVisiblyAndLongBansGoOn(t *testing.T) {
 	testkit.Slow(t)
+	for _, kind := range []string{"SYN", "UDP"} {
+		t.Run(kind, func(t *testing.T) { floodOf(t, kind) })
+	}
+}
+
+func floodOf(t *testing.T, kind string) {
 	eachKernelSetup(t, func(t *testing.T, k kernelSetup, n *testNet, kmsg *testkit.Kmsg) {
 		k.loadFloodCopy(n)
 		n.StartInetd(k.inetdExtra)
 		start := time.Now()
 		stop := make(chan struct{})
-		sent, done := n.flood(testkit.Server4, stop)
+		sent, done := n.floodWith(kind, testkit.Server4, stop)
 		testkit.WaitUntil(t, 20*time.Second, "a full short-ban set", func() bool { return len(k.list(n, k.short)) >= floodSetSize })
 		testkit.WaitUntil(t, 20*time.Second, "refused bans counted", func() bool { return k.fullCount(n) > 0 })
 		// A real handshake in the middle of the flood.
@@ -142,8 +160,8 @@ func TestFloodOfForgedSYNsFillsTheShortBansVisiblyAndLongBansGoOn(t *testing.T) 
 		})
 		full, syns := kmsg.Lines("iblock-full: ", n.KmsgMAC()), kmsg.Lines("iblock-syn: ", n.KmsgMAC())
 		refused := k.fullCount(n)
-		testkit.Report(t, "%d forged SYNs in %v: %d short bans (set size %d), %d refused and counted, %d iblock-syn lines, %d iblock-full lines: %q",
-			sent.Load(), elapsed.Round(time.Millisecond), shortBans, floodSetSize, refused, len(syns), len(full), full)
+		testkit.Report(t, "%d forged %s probes in %v: %d short bans (set size %d), %d refused and counted, %d iblock-syn lines, %d iblock-full lines: %q",
+			sent.Load(), kind, elapsed.Round(time.Millisecond), shortBans, floodSetSize, refused, len(syns), len(full), full)
 		testkit.Report(t, "a real handshake during the flood: banned %q, %s", longBan, ban)
 		if longBan != "10d" {
 			t.Errorf("a real handshake during the flood was banned %q, want 10d", longBan)
