@@ -6,6 +6,7 @@ package netns
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -59,26 +60,39 @@ func TestSystemdSocketBansMappedIPv4PeersAsIPv4(t *testing.T) {
 
 // TestSixtyFourBitPrefixBansTheScannersNeighbour runs iblock -6 64 with
 // the ruleset's v6_mask set to /64, as the README says: iblock adds the
-// network's address, and the drop looks sources up masked.
+// network's address, and the drop looks sources up masked. A scanner in
+// the server's own /64 gets its address alone banned: the /64 would cover
+// the server.
 func TestSixtyFourBitPrefixBansTheScannersNeighbour(t *testing.T) {
+	const scanner, neighbour = "2001:db8:0:9::10", "2001:db8:0:9::11"
 	for _, fw := range []struct {
 		name, extra string
 		load        func(*testNet)
 		list        func(*testNet, string) []string
 		want        string
 	}{
-		{"nft", " -6 64", func(n *testNet) { n.LoadNftEdited("iblock-only.nft", mask64) }, (*testNet).NftSet, "2001:db8::"},
-		{"ipset", " -b ipset -6 64", (*testNet).LoadIpsetExample, (*testNet).IpsetSet, "2001:db8::/64"},
+		{"nft", " -6 64", func(n *testNet) { n.LoadNftEdited("iblock-only.nft", mask64) }, (*testNet).NftSet, "2001:db8:0:9::"},
+		{"ipset", " -b ipset -6 64", (*testNet).LoadIpsetExample, (*testNet).IpsetSet, "2001:db8:0:9::/64"},
 	} {
 		t.Run(fw.name, func(t *testing.T) {
 			n := newTestNet(t)
 			fw.load(n)
 			n.StartInetd(fw.extra)
 			n.Serve()
-			took := n.TouchTrap(testkit.Scanner6, testkit.Server6)
+			for _, a := range []string{scanner, neighbour} {
+				n.IPBatch(n.Scanner, "addr add "+a+"/48 dev veth0 nodad")
+				n.IPBatch(n.Server, "neigh add "+a+" lladdr "+n.ScannerMAC+" dev veth0 nud permanent")
+			}
+			took := n.TouchTrap(scanner, testkit.Server6)
 			testkit.Report(t, "time to block an IPv6 /64: %v", took.Round(100*time.Microsecond))
 			testkit.WantElements(t, "iblocked6", fw.list(n, "iblocked6"), fw.want)
-			n.WantReach(testkit.Server6, map[string]bool{testkit.Scanner6: false, testkit.Neighbour6: false, testkit.Bystander6: true})
+			n.WantReach(testkit.Server6, map[string]bool{scanner: false, neighbour: false, testkit.Bystander6: true})
+			// In the server's own /64: the address alone.
+			n.TouchTrap(testkit.Scanner6, testkit.Server6)
+			both := fw.list(n, "iblocked6")
+			sort.Strings(both)
+			testkit.WantElements(t, "iblocked6", both, fw.want, testkit.Scanner6)
+			n.WantReach(testkit.Server6, map[string]bool{testkit.Scanner6: false, testkit.Neighbour6: true})
 		})
 	}
 }
