@@ -95,3 +95,11 @@ func TestShippedLinuxAllowFileIsAnAllowlistThatKeepsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHostAddresses is what reading this host's addresses adds to
+// each connection.
+func BenchmarkHostAddresses(b *testing.B) {
+	for range b.N {
+		hostAddresses()
+	}
+}
