@@ -14,6 +14,9 @@ func ban(conf *config, allow []netip.Prefix, peer netip.Addr, log *logger, sp *s
 		return nil
 	}
 	target, why := banTarget(conf, allow, peer)
+	if conf.backend == "blocklistd" {
+		return reportBan(conf, target, log)
+	}
 	if why != "" {
 		why = " alone: " + why
 	}

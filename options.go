@@ -10,8 +10,8 @@ const usage = "usage: iblock [-nK] [-b backend] [-c program] [-d helper] [-w all
 
 // config is what the command line asks for, validated.
 type config struct {
-	backend    string // pf, npf, nft or ipset
-	program    string // absolute path of the firewall program
+	backend    string // pf, npf, nft, ipset or blocklistd
+	program    string // absolute path of the firewall program, or blocklistd's socket
 	helper     string // absolute path of the privilege helper; "" runs program directly
 	allowFile  string // "" keeps the default allowlist
 	bits4      int    // prefix length banned for IPv4 peers
@@ -39,6 +39,8 @@ func defaultProgram(backend string) (path string, ok bool) {
 		return "/usr/sbin/nft", true
 	case "ipset":
 		return "/usr/sbin/ipset", true
+	case "blocklistd":
+		return defaultBlocklistdSocket, true
 	}
 	return "", false
 }
@@ -86,6 +88,7 @@ func parseArgs(args []string, goos string) (*config, error) {
 // rawOptions holds the options whose check depends on other options.
 type rawOptions struct {
 	backend, program, helper string
+	helperGiven              bool
 }
 
 // parseWord handles one word of options such as "nK" or "b" or "bpf"; an
@@ -127,7 +130,7 @@ func (conf *config) setOption(opt byte, value string, opts *rawOptions) error {
 	case 'c':
 		opts.program = value
 	case 'd':
-		opts.helper = value
+		opts.helper, opts.helperGiven = value, true
 	case 'w':
 		conf.allowFile = value
 	case '4':
@@ -143,7 +146,7 @@ func (conf *config) finish(opts *rawOptions) error {
 	backend, program, helper := opts.backend, opts.program, opts.helper
 	def, ok := defaultProgram(backend)
 	if !ok {
-		return errors.New("unknown backend " + strconv.Quote(backend) + ": use pf, npf, nft or ipset")
+		return errors.New("unknown backend " + strconv.Quote(backend) + ": use pf, npf, nft, ipset or blocklistd")
 	}
 	conf.backend = backend
 	if program == "" {
@@ -158,6 +161,9 @@ func (conf *config) finish(opts *rawOptions) error {
 			return errors.New("-d needs an absolute path or none, not " + strconv.Quote(helper))
 		}
 		conf.helper = helper
+	}
+	if backend == "blocklistd" {
+		return checkBlocklistdOptions(conf, opts.helperGiven)
 	}
 	return checkTable(conf.table, backend)
 }

@@ -18,6 +18,9 @@ type sandboxPlan struct {
 // nothing. No execpromises: the kernel would then refuse to run setuid doas.
 func planSandbox(conf *config, goos string) sandboxPlan {
 	var plan sandboxPlan
+	if conf.backend == "blocklistd" {
+		return planBlocklistdSandbox(conf, goos)
+	}
 	if !conf.dryRun {
 		exe := conf.helper
 		if exe == "" {
