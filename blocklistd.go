@@ -122,7 +122,10 @@ func connectError(path string, err error) error {
 		return fmt.Errorf("blocklistd is not running: nothing listens on %s", path)
 	case unix.EPROTOTYPE:
 		return fmt.Errorf("%s is a stream socket, not blocklistd's datagram socket", path)
-	case unix.EACCES, unix.EPERM:
+	case unix.EPERM:
+		// Linux: a datagram socket connected to another one, a client's.
+		return fmt.Errorf("%s takes datagrams from one other socket only, not blocklistd's", path)
+	case unix.EACCES:
 		return fmt.Errorf("blocklistd's socket %s: %w: iblock's user may not write to it", path, err)
 	}
 	return fmt.Errorf("blocklistd: connect %s: %w", path, err)
