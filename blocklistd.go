@@ -17,6 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// blocklistd runs no program: -c names its socket, as blocklistd's -s.
+var blocklistd = &backend{
+	name:         "blocklistd",
+	program:      defaultBlocklistdSocket,
+	tableLen:     maxTableLen,
+	ban:          reportBan,
+	checkOptions: checkBlocklistdOptions,
+	sandbox:      planBlocklistdSandbox,
+}
+
 // defaultBlocklistdSocket is where blocklistd listens unless its -s says
 // otherwise (FreeBSD 14 and before: /var/run/blacklistd.sock).
 const defaultBlocklistdSocket = "/var/run/blocklistd.sock"
@@ -149,14 +159,13 @@ func waitForRoom(s int, d time.Duration) {
 	}
 }
 
-// reportBan reports the connection on fd 0 for target, the peer: the
+// reportBan reports the connection on fd 0, whose peer is target: the
 // ban itself is blocklistd's. A dry run only says what it would send.
-func reportBan(conf *config, target string, log *logger) error {
+func reportBan(conf *config, target string, _ bool, log *logger, _ *spawner) error {
 	if conf.dryRun {
 		log.notice("dry run: would report " + target + " to blocklistd at " + conf.program)
 		return nil
 	}
-	log.notice("blocking " + target)
 	return reportToBlocklistd(conf.program, 0, reportTimeout)
 }
 
