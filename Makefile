@@ -63,6 +63,12 @@ bench:
 bench-sets:
 	cd test/netns && IBLOCK_BENCH_SETS=1 $(GO) test -count=1 -timeout 30m -run '^TestBanCostBySetSize$$'
 
+# As root on Linux: iblock -b blocklistd against the real blocklistd, built
+# from NetBSD's blocklist sources and installed under BLOCKLISTD (see
+# doc/testing.md), in network namespaces.
+test-blocklistd:
+	cd test/netns && BLOCKLISTD=$(BLOCKLISTD) $(GO) test -count=1 -tags blocklistd -run '^TestRealBlocklistd'
+
 install: iblock
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 755 iblock $(DESTDIR)$(BINDIR)/iblock
@@ -71,4 +77,4 @@ install: iblock
 clean:
 	rm -f iblock
 
-.PHONY: all test fuzz demo bench bench-sets install clean
+.PHONY: all test fuzz demo bench bench-sets test-blocklistd install clean
