@@ -23,6 +23,7 @@ var blocklistd = &backend{
 	program:      defaultBlocklistdSocket,
 	tableLen:     maxTableLen,
 	ban:          reportBan,
+	commands:     func(*config, string, string) [][]string { return nil }, // none
 	checkOptions: checkBlocklistdOptions,
 	sandbox:      planBlocklistdSandbox,
 }

@@ -43,6 +43,9 @@ func TestBlocklistdOptionsNameTheSocketAndRefuseWhatBlocklistdDecides(t *testing
 		got := fmt.Sprint(err)
 		if err == nil {
 			got = conf.program
+			if cmds := conf.backend.banCommands(conf, "192.0.2.10", false); cmds != nil {
+				t.Errorf("%q runs %q, want no command", tc.args, cmds)
+			}
 			if conf.helper != "" {
 				t.Errorf("%q: helper %q, want none", tc.args, conf.helper)
 			}
