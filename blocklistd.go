@@ -54,7 +54,8 @@ const blAbuse = 3
 // blocklistdMessage builds the datagram of one report. The address part
 // is empty (bl_salen 0), as blocklist(3) sends it for a connected socket:
 // blocklistd takes the peer from getpeername on the descriptor, which
-// only the kernel fills in.
+// only the kernel fills in. An all-zero sockaddr_storage is the same on
+// every system, sa_len byte (the BSDs) or not (Linux).
 func blocklistdMessage(typ uint32, text string) []byte {
 	if len(text) > blMaxText {
 		text = text[:blMaxText]

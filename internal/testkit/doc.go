@@ -30,6 +30,11 @@
 //     files iblock's lines by pid: Mark, LinesOf, Lines, Sync, Count,
 //     Matching.
 //
+// A stand-in for blocklistd (blocklistd_linux.go): ListenBlocklistd
+// binds a socket that decodes each report as libblocklist's bl_recv does
+// (Receive, a BlocklistdReport; WantNone), and fills its queue on demand
+// (Fill, Drain).
+//
 // Gates and waiting (gates.go, wait.go): NeedRoot, NeedTool, Slow, and
 // SkipOrFail, which fails instead of skipping under IBLOCK_E2E=1;
 // WaitUntil and Eventually poll a condition, SamplePeak samples a count.
