@@ -11,8 +11,8 @@ import (
 )
 
 // defaultAllowlist is the loopback networks: a program on the machine that
-// touches a trap port through loopback is not banned, as the C original
-// would ban it. It holds nothing else: a connection from one of the
+// touches a trap port through loopback is not banned (the C original
+// would ban it). It holds nothing else: a connection from one of the
 // machine's own public addresses is banned like any other. Each call
 // returns a list of its own.
 func defaultAllowlist() []netip.Prefix {

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -117,14 +116,13 @@ func runCommands(conf *config, target string, v6 bool, log *logger, sp *spawner)
 		}
 		return nil
 	}
-	closeInheritedOnExec()
 	for _, argv := range cmds {
 		res := sp.spawn(argv, programTimeout)
 		for try := 1; try < addTries && b.worthRetrying(res); try++ {
 			res = sp.spawn(argv, programTimeout)
 		}
 		if !res.ok() && !b.alreadyBanned(res) {
-			return errors.New(res.describe() + b.failureHint(conf, res, target, v6))
+			return res.failure(b.failureHint(conf, res, target, v6))
 		}
 	}
 	return nil

@@ -118,9 +118,6 @@ func setsScript(t *testing.T) string {
 	return script
 }
 
-// saved keeps of s the sets iblock-sets saves.
-func (b setsBackend) saved(s setState) setState { return s.Saved(b.allow) }
-
 // TestIblockSetsConcurrentSavesLeaveACompleteFile runs twenty pairs of
 // saves at once, for nft and ipset: each leaves the whole file, and no
 // temporary file is left beside it.
