@@ -129,15 +129,15 @@ func checkBlocklistdPath(path string) error {
 
 // connectError explains a failed connect to blocklistd's socket.
 func connectError(path string, err error) error {
-	switch err {
-	case unix.ECONNREFUSED:
+	switch {
+	case errors.Is(err, unix.ECONNREFUSED):
 		return fmt.Errorf("blocklistd is not running: nothing listens on %s", path)
-	case unix.EPROTOTYPE:
+	case errors.Is(err, unix.EPROTOTYPE):
 		return fmt.Errorf("%s is a stream socket, not blocklistd's datagram socket", path)
-	case unix.EPERM:
+	case errors.Is(err, unix.EPERM):
 		// Linux: a datagram socket connected to another one, a client's.
 		return fmt.Errorf("%s takes datagrams from one other socket only, not blocklistd's", path)
-	case unix.EACCES:
+	case errors.Is(err, unix.EACCES):
 		return fmt.Errorf("blocklistd's socket %s: %w: iblock's user may not write to it", path, err)
 	}
 	return fmt.Errorf("blocklistd: connect %s: %w", path, err)
@@ -146,7 +146,7 @@ func connectError(path string, err error) error {
 // queueFull reports whether a send failed only because blocklistd's queue
 // has no room: Linux says EAGAIN; the BSDs say ENOBUFS.
 func queueFull(err error) bool {
-	return err == unix.EAGAIN || err == unix.EWOULDBLOCK || err == unix.ENOBUFS
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.ENOBUFS)
 }
 
 // waitForRoom waits until the socket may take a datagram, or for d. It
