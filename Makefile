@@ -4,19 +4,16 @@
 VERSION =	1.0.0
 
 PREFIX ?=	/usr/local
-# The system, lower case: where each keeps what make install installs.
-# Linux follows Debian (the FHS): iblock is run by inetd or systemd for
-# root, in sbin, and the manual is in share/man.
-BINDIR_linux =	$(PREFIX)/sbin
-MANDIR_linux =	$(PREFIX)/share/man
-BINDIR_other =	$(PREFIX)/bin
-MANDIR_other =	$(PREFIX)/man
+BINDIR ?=	$(PREFIX)/bin
+# The manual: in share/man on Linux (the FHS), in man on the BSDs.
 OS !=		case "$$(uname -s)" in Linux) echo linux ;; *) echo other ;; esac
-BINDIR ?=	$(BINDIR_$(OS))
+MANDIR_linux =	$(PREFIX)/share/man
+MANDIR_other =	$(PREFIX)/man
 MANDIR ?=	$(MANDIR_$(OS))
-# Linux only: systemd's units and sysusers files, the files shared by
-# every architecture, and the configuration (/etc, whatever PREFIX is:
-# the units name these files).
+# Linux only: iblock-sets, run by root; systemd's units and sysusers
+# files; the files shared by every architecture; and the configuration,
+# in /etc whatever PREFIX is (the units name it).
+SBINDIR ?=	$(PREFIX)/sbin
 LIBDIR ?=	$(PREFIX)/lib
 UNITDIR ?=	$(LIBDIR)/systemd/system
 SYSUSERSDIR ?=	$(LIBDIR)/sysusers.d
@@ -96,17 +93,17 @@ LINUXUNITS =	iblock.socket iblock@.service iblock-save@.service \
 		iblock-save@.timer iblock-iptables.service
 CONFFILES =	iblock.nft allow ipset.conf iptables.rules ip6tables.rules
 PATHS =		-e 's|/usr/local/bin/iblock|$(BINDIR)/iblock|g' \
-		-e 's|/usr/local/sbin/iblock-sets|$(BINDIR)/iblock-sets|g' \
+		-e 's|/usr/local/sbin/iblock-sets|$(SBINDIR)/iblock-sets|g' \
 		-e 's|/etc/iblock/|$(SYSCONFDIR)/iblock/|g'
 
 # iblock-sets, the units, the user, the drop-in of nftables.service, the
 # file /etc/nftables.conf can include, the inetd.conf lines, and the
 # configuration in /etc/iblock, which a second install leaves as it is.
 install-linux:
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)/nftables.service.d \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)/nftables.service.d \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/iblock/nft \
 		$(DESTDIR)$(DATADIR)/doc/iblock/examples $(DESTDIR)$(SYSCONFDIR)/iblock
-	install -m 755 examples/linux/iblock-sets $(DESTDIR)$(BINDIR)/iblock-sets
+	install -m 755 examples/linux/iblock-sets $(DESTDIR)$(SBINDIR)/iblock-sets
 	for f in $(LINUXUNITS) nftables.service.d/iblock.conf; do \
 		sed $(PATHS) examples/linux/$$f >$(DESTDIR)$(UNITDIR)/$$f || exit 1; \
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$f || exit 1; \
@@ -124,10 +121,12 @@ install-linux:
 	done
 
 # The Debian package, iblock_$(VERSION)_<arch>.deb: make install into a
-# directory of its own, then dpkg-deb (see packaging/mkdeb).
+# directory of its own, then dpkg-deb (see packaging/mkdeb). iblock is in
+# /usr/sbin, as Debian keeps the programs that inetd or systemd start
+# for root.
 deb: iblock
 	rm -rf deb-root
-	$(MAKE) install DESTDIR=$$PWD/deb-root PREFIX=/usr
+	$(MAKE) install DESTDIR=$$PWD/deb-root PREFIX=/usr BINDIR=/usr/sbin
 	sh packaging/mkdeb deb-root $(VERSION)
 
 clean:
