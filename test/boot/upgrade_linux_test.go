@@ -26,9 +26,10 @@ type probe struct {
 	err  error
 }
 
-// probeTrap touches the trap from a new address every 100 ms, from the
-// first-th burst address up to the last of the scanner's range, until
-// stop is called, and returns the touches.
+// probeTrap touches the trap from a new address, one touch after the
+// other and at most one every 100 ms, from the first-th burst address up
+// to the last of the scanner's range, until stop is called, and returns
+// the touches.
 func (n *testNet) probeTrap(first int) (stop func() []probe) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	var probes []probe
@@ -95,8 +96,8 @@ func wantBansKept(t *testing.T, before, after setState, elapsed int64) {
 
 // TestUpgradeKeepsTheBansTheEditedTrapPortsAndTheTrap installs version N
 // and switches it on, makes bans, adds a trap port to the configuration
-// file and reloads, then installs N+1 while a new address touches the
-// trap every 100 ms: every ban and the edit are still there, in the file
+// file and reloads, then installs N+1 while new addresses touch the trap
+// one after the other: every ban and the edit are still there, in the file
 // and in the kernel, and iblock banned every touch.
 func TestUpgradeKeepsTheBansTheEditedTrapPortsAndTheTrap(t *testing.T) {
 	c, n, root := bootInstalled(t)
@@ -162,7 +163,7 @@ func TestUpgradeKeepsTheBansTheEditedTrapPortsAndTheTrap(t *testing.T) {
 	if len(probes) < 10 {
 		t.Errorf("only %d touches during an upgrade of %v", len(probes), took)
 	}
-	testkit.Report(t, "upgrade %s to %s: apt-get took %v; %d touches of the trap, one every 100 ms, %d not banned by iblock, longest gap %v; %d elements kept with their time",
+	testkit.Report(t, "upgrade %s to %s: apt-get took %v; %d touches of the trap, one after the other, %d not banned by iblock, longest gap %v; %d elements kept with their time",
 		installVersion, upgradeVersion, took.Round(10*time.Millisecond), len(probes), missed,
 		longestGap(probes, banned).Round(time.Millisecond), before.Count())
 	n.TouchPort(testkit.BurstAddress(91), testkit.Server4, editedTrap)
