@@ -264,7 +264,11 @@ ExecReload=-/usr/sbin/iblock-sets nft restore
 func TestHourlySaveWaitsForTheFirewallsReload(t *testing.T) {
 	c, n, root := bootInstalled(t)
 	plantBans(c, bootedSetups[0])
+	// After the package's drop-in (iblock.conf), whose reload it replaces.
 	dropIn := filepath.Join(root, "etc/systemd/system/nftables.service.d/slow.conf")
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(dropIn, []byte(slowReload), 0o644); err != nil {
 		t.Fatal(err)
 	}
