@@ -126,7 +126,7 @@ install-linux:
 # for root.
 deb: iblock
 	rm -rf deb-root
-	$(MAKE) install DESTDIR=$$PWD/deb-root PREFIX=/usr BINDIR=/usr/sbin
+	$(MAKE) install DESTDIR=$$(pwd)/deb-root PREFIX=/usr BINDIR=/usr/sbin
 	sh packaging/mkdeb deb-root $(VERSION)
 
 clean:
