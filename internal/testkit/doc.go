@@ -79,8 +79,9 @@
 // JournalMessages), powers off or loses power, and when its test ends
 // leaves nothing behind on the host (Footprint); what the containers of
 // test processes that were killed left is removed before the next boot.
-// InstallLinuxFiles installs iblock and its Linux files into a root as
-// doc/linux.md says.
+// BuildDeb builds the Debian package (make deb), AptInstall installs it
+// in a booted system; MakeInstall runs make install into a root, and
+// InstallLinuxFiles adds offline what doc/linux.md's lines do after it.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.

@@ -93,7 +93,7 @@ func (n *Net) StartInetdEdited(edit func(line string) string) {
 	inetd := NeedTool(n.T, "inetd")
 	var conf strings.Builder
 	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
-		conf.WriteString(edit(strings.ReplaceAll(line, "/usr/local/bin/iblock", Iblock)) + "\n")
+		conf.WriteString(edit(exampleFiles().Replace(line)) + "\n")
 	}
 	path := filepath.Join(n.T.TempDir(), "inetd.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
@@ -116,7 +116,7 @@ func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
 		n.T.Fatalf("units: %v %v", socket, service)
 	}
 	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
-	argv = append(argv, strings.Fields(strings.ReplaceAll(service["ExecStart"], "/usr/local/bin/iblock", Iblock))...)
+	argv = append(argv, strings.Fields(exampleFiles().Replace(service["ExecStart"]))...)
 	n.Start(argv...)
 	n.WaitListening(IblockPort)
 	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
@@ -151,4 +151,11 @@ func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []strin
 	if SessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
+}
+
+// exampleFiles replaces the installed paths the examples' command lines
+// name, iblock's and its allow file's, with the test's iblock and the
+// example allow file.
+func exampleFiles() *strings.Replacer {
+	return strings.NewReplacer("/usr/local/bin/iblock", Iblock, "/etc/iblock/allow", SourcePath("examples/linux/allow"))
 }
