@@ -194,8 +194,10 @@ func (f *fleet) noAccountBansAHostOfTheFleet() {
 			t.Errorf("B or C drops %s, a host of the fleet", a)
 		}
 	}
-	testkit.Report(t, "an unprivileged account's connects from A, B and the local API's host, 2 lines in ulogd2's name, root's %d lines for the fleet: %d decisions overlap A's allowlist; A's own set holds A's %s: %v (the ruleset's part, not the fleet's)",
-		len(fleet), f.overlapping(allowed), hostA4, f.hostA.NftHas("iblocked", hostA4))
+	testkit.Report(t, "an unprivileged account's connects from A, B and the local API's host, 2 lines in ulogd2's name, root's %d lines for the fleet: %d decisions overlap A's allowlist; iblock's lines on A that say A's own %s and %s are allowlisted: %d; A's own set holds A's %s: %v",
+		len(fleet), f.overlapping(allowed), hostA4, hostA6,
+		len(f.iblockLines("not blocking "+hostA4+": allowlisted"))+len(f.iblockLines("not blocking "+hostA6+": allowlisted")),
+		hostA4, f.hostA.NftHas("iblocked", hostA4))
 }
 
 // allowedPrefixes reads A's /etc/iblock/allow as iblock does.
