@@ -32,6 +32,7 @@ func TestRulesetsHandTenDayBansToUlogdOfTheirOwnNamespaceAlone(t *testing.T) {
 			if testing.Short() {
 				t.Skip("network namespaces")
 			}
+			testkit.NeedRoot(t)
 			ulogd := testkit.NeedTool(t, "ulogd")
 			n := testkit.NewNet(t)
 			setup.load(n)
