@@ -2,8 +2,9 @@ package fleet
 
 // What an unprivileged account on a host of the fleet can make the fleet
 // ban: nothing. Not with lines that a network namespace of its own writes
-// into the kernel's log; and an address is one address, whatever its
-// spelling, when the fleet counts its earlier bans.
+// into the kernel's log, nor with connections from the fleet's addresses,
+// nor with lines in ulogd2's name, once /etc/iblock/allow names the fleet.
+// And an address is one address, whatever its spelling.
 
 import (
 	"net/netip"
@@ -42,14 +43,15 @@ func TestFleetCountsAnIPv6AddressAsOneWhateverItsSpelling(t *testing.T) {
 // lineOfAnotherNamespaceBansNothing: nobody on A makes a network namespace
 // of its own (unshare -Urn), loads a ruleset there that logs
 // "iblock-ban: " for port 2507, and sends itself one packet. With
-// nf_log_all_netns on, as doc/linux.md once advised container hosts, the
-// kernel writes the line into the machine's log, with facility 0, and A's
-// journal has it as the kernel's. The fleet must not believe it.
+// nf_log_all_netns on, as container hosts set it, the kernel writes the
+// line into the machine's log, with facility 0, and A's journal has it as
+// the kernel's. The fleet must not believe it.
 //
-// The prefix also holds A's MAC address: the test's agent reads only the
-// kernel lines with it (the machine's log is shared by every test, see
-// fleethost_linux_test.go), and the forger can write anything there. On a
-// real host, "iblock-ban: " alone would do.
+// The prefix also holds A's MAC address, which the forger may write
+// there as well: it tells this test's line from those of other tests
+// (the machine's log is shared), and an agent that read the kernel's log
+// narrowed to A's lines, as this test's did, took it. On a real host,
+// "iblock-ban: " alone would do.
 func (f *fleet) lineOfAnotherNamespaceBansNothing() {
 	t := f.t
 	sysctl, err := os.ReadFile("/proc/sys/net/netfilter/nf_log_all_netns")
