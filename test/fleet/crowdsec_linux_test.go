@@ -62,6 +62,16 @@ func (p *proc) stop() {
 	<-p.exited
 }
 
+// running reports whether the program has not exited.
+func (p *proc) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // lastLines returns the last n lines of s: the local API logs every request.
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
