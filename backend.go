@@ -27,7 +27,7 @@ type backend struct {
 	// The backends that run a program share runCommands.
 	ban func(conf *config, target string, v6 bool, log *logger, sp *spawner) error
 
-	// commands returns the argv of each command that bans target from set,
+	// commands returns the argv of each command that adds target to set,
 	// in order, without the helper.
 	commands func(conf *config, set, target string) [][]string
 
@@ -54,7 +54,7 @@ type backend struct {
 	sandbox      func(conf *config, goos string) sandboxPlan
 }
 
-// backends is every backend, in the order the usage message names them.
+// backends is every backend, in the order an unknown -b lists them.
 var backends = []*backend{pf, npf, nft, ipset, blocklistd}
 
 // backendNamed returns the backend -b names.

@@ -2,35 +2,32 @@ package main
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
+
+	"iblock/internal/testkit"
 )
 
-// banCase is one command line and peer, and the commands iblock runs for
-// them on OpenBSD, joined with "|".
-type banCase struct {
-	args []string
-	peer string
-	want string
-}
-
-// checkBanCommands fails for each case whose commands are not the ones it
-// wants.
-func checkBanCommands(t *testing.T, cases []banCase) {
+// checkContract fails for each case of the backend in
+// testdata/contract.txt whose set or commands are not the ones iblock
+// gives.
+func checkContract(t *testing.T, backend string) {
 	t.Helper()
+	cases := testkit.ReadContract(t).Backend(backend)
+	if len(cases) == 0 {
+		t.Fatalf("testdata/contract.txt has no case of -b %s", backend)
+	}
 	for _, tc := range cases {
-		conf, err := parseArgs(tc.args, "openbsd")
+		conf, err := parseArgs(tc.Args, "linux")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%q: %v", tc.Args, err)
 		}
-		peer := netip.MustParseAddr(tc.peer)
-		var got []string
+		peer := netip.MustParseAddr(tc.Peer)
+		if set := conf.backend.set(conf.table, peer.Is6()); set != tc.Set {
+			t.Errorf("%q %s: set %s, want %s", tc.Args, tc.Peer, set, tc.Set)
+		}
 		target, _ := banTarget(conf, nil, peer)
-		for _, argv := range conf.backend.banCommands(conf, target, peer.Is6()) {
-			got = append(got, strings.Join(argv, " "))
-		}
-		if strings.Join(got, "|") != tc.want {
-			t.Errorf("%q %s:\n got %s\nwant %s", tc.args, tc.peer, strings.Join(got, "|"), tc.want)
+		if got := conf.backend.banCommands(conf, target, peer.Is6()); !testkit.EqualArgvs(got, tc.Run) {
+			t.Errorf("%q %s:\n got %q\nwant %q", tc.Args, tc.Peer, got, tc.Run)
 		}
 	}
 }

@@ -58,9 +58,11 @@
 //     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
 //     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
 //     IpsetTimeout read an element's time left; one filler, FillNft and
-//     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
-//     adds. SetState (SecondsLeft) is what saving and restoring the sets
-//     must keep, and Saved the part iblock-sets saves.
+//     FillIpset. IblockSet is the set iblock adds a peer to, as
+//     testdata/contract.txt (ReadContract) says; SetName names the
+//     shipped rulesets' sets of each family. SetState (SecondsLeft) is
+//     what saving and restoring the sets must keep, and Saved the part
+//     iblock-sets saves.
 //   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
 //   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
 //     with any source address (SendSYNs, SendSegments, SendEach);
