@@ -136,6 +136,9 @@ func (b *manualBackend) expand(t *testing.T, tc testkit.ContractCase) (run [][]s
 			table = arg
 		}
 	}
+	if len(b.run) == 0 {
+		return nil, "" // a backend that runs no program, such as blocklistd
+	}
 	peer := netip.MustParseAddr(tc.Peer)
 	target := netip.PrefixFrom(peer, bits[peer.Is6()]).Masked().String()
 	if bits[peer.Is6()] == peer.BitLen() {
