@@ -1,14 +1,10 @@
 package main
 
-import (
-	"errors"
-	"net/netip"
-	"strings"
-)
+import "net/netip"
 
 // ban bans the peer unless it is spared (an address of this host,
 // link-local, allowlisted), logging what it does. The error it returns is
-// the first firewall command that failed, for the log.
+// what failed, for the log.
 func ban(conf *config, allow []netip.Prefix, host []netip.Addr, peer netip.Addr, log *logger, sp *spawner) error {
 	if why := spared(allow, host, peer); why != "" {
 		log.notice("not blocking " + peer.String() + ": " + why)
@@ -18,26 +14,36 @@ func ban(conf *config, allow []netip.Prefix, host []netip.Addr, peer netip.Addr,
 	if why != "" {
 		why = " alone: " + why
 	}
-	cmds := banCommands(conf, target, peer.Is6())
-	if conf.dryRun {
-		if why != "" {
-			log.notice("dry run: would block " + target + why)
-		}
-		for _, argv := range cmds {
-			log.notice("dry run: would run " + strings.Join(argv, " "))
-		}
-		return nil
+	switch {
+	case !conf.dryRun:
+		log.notice("blocking " + target + why)
+	case why != "":
+		log.notice("dry run: would block " + target + why)
 	}
-	log.notice("blocking " + target + why)
-	closeInheritedOnExec()
-	for _, argv := range cmds {
-		res := sp.spawn(argv, programTimeout)
-		for try := 1; try < addTries && worthRetrying(conf.backend, res); try++ {
-			res = sp.spawn(argv, programTimeout)
-		}
-		if !res.ok() && !alreadyBanned(conf.backend, res) {
-			return errors.New(res.describe() + failureHint(conf, res, target, peer.Is6()))
+	return conf.backend.ban(conf, target, peer.Is6(), log, sp)
+}
+
+// banTarget is what goes into the table: the address itself, or the
+// network around it when -4 or -6 ask for a shorter prefix. A network that
+// would cover an allowlisted address is never banned: then the address
+// alone is, and why says so.
+func banTarget(conf *config, allow []netip.Prefix, addr netip.Addr) (target, why string) {
+	bits := conf.bits4
+	if addr.Is6() {
+		bits = conf.bits6
+	}
+	if bits == addr.BitLen() {
+		return addr.String(), ""
+	}
+	network := netip.PrefixFrom(addr, bits).Masked()
+	for _, p := range allow {
+		if p.Overlaps(network) {
+			spared := p.String()
+			if p.IsSingleIP() {
+				spared = p.Addr().String()
+			}
+			return addr.String(), network.String() + " would cover allowlisted " + spared
 		}
 	}
-	return nil
+	return network.String(), ""
 }

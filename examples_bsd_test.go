@@ -44,7 +44,7 @@ func commandsFor(t *testing.T, args []string, goos, peer string) []string {
 	addr := netip.MustParseAddr(peer)
 	var cmds []string
 	target, _ := banTarget(conf, nil, addr)
-	for _, argv := range banCommands(conf, target, addr.Is6()) {
+	for _, argv := range conf.backend.banCommands(conf, target, addr.Is6()) {
 		cmds = append(cmds, strings.Join(argv, " "))
 	}
 	return cmds

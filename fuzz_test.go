@@ -16,7 +16,7 @@ var fuzzBackends = []string{"pf", "npf", "nft", "ipset"}
 func FuzzTableName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, b uint8) {
 		backend := fuzzBackends[int(b)%len(fuzzBackends)]
-		if checkTable(name, backend) != nil {
+		if b, _ := backendNamed(backend); checkTable(name, b) != nil {
 			return
 		}
 		if name == "" || name[0] == '-' || len(name) > maxTableLen {
@@ -87,7 +87,7 @@ func FuzzFlagsToArgv(f *testing.F) {
 				}
 			}
 		}
-		for _, argv := range banCommands(conf, target, addr.Is6()) {
+		for _, argv := range conf.backend.banCommands(conf, target, addr.Is6()) {
 			checkArgv(t, conf, argv, target, addr)
 		}
 	})
@@ -104,7 +104,7 @@ func checkArgv(t *testing.T, conf *config, argv []string, target string, addr ne
 	sawTarget := false
 	for _, arg := range argv[1:] {
 		switch {
-		case arg == target || conf.backend == "nft" && arg == nftElement(target):
+		case arg == target || conf.backend == nft && arg == nftElement(target):
 			sawTarget = true
 			p, err := netip.ParsePrefix(target)
 			if err != nil {

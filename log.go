@@ -80,7 +80,7 @@ func (l *logger) send(pri int, msg string) {
 		if l.fd < 0 {
 			return
 		}
-		if err := l.write(line); err == nil || err == errStalled {
+		if err := l.write(line); err == nil || errors.Is(err, errStalled) {
 			return
 		}
 		l.close()
@@ -100,13 +100,13 @@ func (l *logger) write(line []byte) error {
 	for sent := false; len(line) > 0; {
 		n, err := unix.Write(l.fd, line)
 		switch {
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && waitWritable(l.fd, deadline):
-		case err == unix.EAGAIN && sent:
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN) && waitWritable(l.fd, deadline):
+		case errors.Is(err, unix.EAGAIN) && sent:
 			// Half a line went out: the next one needs a new stream.
 			l.close()
 			return errStalled
-		case err == unix.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return errStalled
 		case err != nil:
 			return err
@@ -148,7 +148,7 @@ func (l *logger) dial() {
 			return
 		}
 		unix.Close(fd)
-		if err != unix.EPROTOTYPE {
+		if !errors.Is(err, unix.EPROTOTYPE) {
 			return
 		}
 	}

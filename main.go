@@ -1,8 +1,9 @@
 // Command iblock bans the peer of the connection on its standard input.
 //
 // inetd (or systemd socket activation) starts iblock for every connection
-// to a trap port. iblock asks the kernel who the peer is, logs it, adds it
-// to a packet-filter table and kills its states. See iblock.8.
+// to a trap port. iblock asks the kernel who the peer is, logs it and adds
+// it to a packet-filter table or set; with pf it also kills the peer's
+// states, unless -K says not to. See iblock.8.
 package main
 
 import (
@@ -43,7 +44,9 @@ func run(args []string) int {
 	// This host's addresses are read for each connection, and before the
 	// sandbox, which would forbid asking the kernel for them.
 	host := hostAddresses()
-	// The programs' stdin, /dev/null, is opened before the sandbox.
+	// Nothing iblock inherited may reach the programs it runs; their
+	// stdin, /dev/null, is opened before the sandbox.
+	closeInheritedOnExec()
 	sp, err := newSpawner()
 	if err != nil {
 		return fail(log, err)
@@ -51,7 +54,7 @@ func run(args []string) int {
 	if err := sandbox(planSandbox(conf, runtime.GOOS)); err != nil {
 		return fail(log, fmt.Errorf("sandbox: %w", err))
 	}
-	peer, err := peerAddr(0)
+	peer, err := tcpPeerAddr(0)
 	if err != nil {
 		return fail(log, err)
 	}

@@ -5,19 +5,21 @@ import (
 	"strings"
 )
 
-// checkNftSetName refuses a table name that nft would not read as the
-// name of its sets, name and name+"6".
-func checkNftSetName(name string) error {
+// checkNftSets refuses a table whose sets, v4 and v6, nft would not read
+// as set names.
+func checkNftSets(table, v4, v6 string) error {
 	// nft reads a word that starts with a digit as a number, and one that
 	// starts with '-' as an option: its names start with a letter, '_' or '.'.
-	if c := name[0]; c >= '0' && c <= '9' {
-		return fmt.Errorf("bad table name %q: nft takes a set name that starts with a letter, '_' or '.'", name)
+	for _, set := range []string{v4, v6} {
+		if c := set[0]; c >= '0' && c <= '9' {
+			return fmt.Errorf("bad table name %q: nft takes a set name that starts with a letter, '_' or '.'", table)
+		}
 	}
-	if nftKeyword(name) {
-		return fmt.Errorf("bad table name %q: nft reads %q as a keyword, not as a set name", name, name)
+	if nftKeyword(v4) {
+		return fmt.Errorf("bad table name %q: nft reads %q as a keyword, not as a set name", table, v4)
 	}
-	if v6 := familySet(name, true); nftKeyword(v6) {
-		return fmt.Errorf("bad table name %q: nft reads the IPv6 set's name %q as a keyword, not as a set name", name, v6)
+	if nftKeyword(v6) {
+		return fmt.Errorf("bad table name %q: nft reads the IPv6 set's name %q as a keyword, not as a set name", table, v6)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // set exists.
 func TestNftRefusesEveryKeywordAsASetName(t *testing.T) {
 	ns := testkit.NewNamespace(t, "nft-keywords")
-	nft := testkit.NeedTool(t, "nft")
+	nftBackend, nft := nft, testkit.NeedTool(t, "nft")
 	add := func(set string) string {
 		out, err := exec.Command("ip", "netns", "exec", ns, nft, "add", "element", "inet", "iblock", set, "{", "192.0.2.1", "}").CombinedOutput()
 		if err == nil {
@@ -30,7 +30,7 @@ func TestNftRefusesEveryKeywordAsASetName(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"iblocked", "counters", "my-counter", "icmpv6x", "Counter", "_x", ".x", "a.b"} {
-		if err := checkTable(name, "nft"); err != nil {
+		if err := checkTable(name, nftBackend); err != nil {
 			t.Fatal(err)
 		}
 		for _, set := range []string{name, familySet(name, true)} {

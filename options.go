@@ -1,7 +1,8 @@
 package main
 
 import (
-	"errors"
+	"cmp"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -10,8 +11,8 @@ const usage = "usage: iblock [-nK] [-b backend] [-c program] [-d helper] [-w all
 
 // config is what the command line asks for, validated.
 type config struct {
-	backend    string // pf, npf, nft or ipset
-	program    string // absolute path of the firewall program
+	backend    *backend
+	program    string // absolute path of the firewall program, or of blocklistd's socket
 	helper     string // absolute path of the privilege helper; "" runs program directly
 	allowFile  string // "" keeps the default allowlist
 	bits4      int    // prefix length banned for IPv4 peers
@@ -27,33 +28,17 @@ const (
 	noHelper     = "none"
 )
 
-// defaultProgram is where a backend's program lives on the systems that
-// have it; ok is false for an unknown backend.
-func defaultProgram(backend string) (path string, ok bool) {
-	switch backend {
-	case "pf":
-		return "/sbin/pfctl", true
-	case "npf":
-		return "/sbin/npfctl", true
-	case "nft":
-		return "/usr/sbin/nft", true
-	case "ipset":
-		return "/usr/sbin/ipset", true
-	}
-	return "", false
-}
-
 // osDefaults returns the backend and helper a system uses unless told otherwise.
-func osDefaults(goos string) (backend, helper string) {
+func osDefaults(goos string) (b *backend, helper string) {
 	switch goos {
 	case "openbsd":
-		return "pf", "/usr/bin/doas"
+		return pf, "/usr/bin/doas"
 	case "freebsd":
-		return "pf", "/usr/local/bin/doas"
+		return pf, "/usr/local/bin/doas"
 	case "netbsd":
-		return "npf", noHelper
+		return npf, noHelper
 	default:
-		return "nft", noHelper
+		return nft, noHelper
 	}
 }
 
@@ -61,7 +46,7 @@ func osDefaults(goos string) (backend, helper string) {
 // inetd.conf lines such as "iblock -nK" work as they would in C.
 func parseArgs(args []string, goos string) (*config, error) {
 	backend, helper := osDefaults(goos)
-	opts := &rawOptions{backend: backend, helper: helper}
+	opts := &rawOptions{backend: backend.name, helper: helper}
 	conf := &config{bits4: 32, bits6: 128, table: defaultTable}
 	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
 		word := args[0][1:]
@@ -75,7 +60,7 @@ func parseArgs(args []string, goos string) (*config, error) {
 		}
 	}
 	if len(args) > 1 {
-		return nil, errors.New("too many arguments: " + strconv.Quote(args[1]))
+		return nil, fmt.Errorf("too many arguments: %q", args[1])
 	}
 	if len(args) == 1 {
 		conf.table = args[0]
@@ -86,6 +71,7 @@ func parseArgs(args []string, goos string) (*config, error) {
 // rawOptions holds the options whose check depends on other options.
 type rawOptions struct {
 	backend, program, helper string
+	helperGiven              bool // -d was given
 }
 
 // parseWord handles one word of options such as "nK" or "b" or "bpf"; an
@@ -102,12 +88,12 @@ func (conf *config) parseWord(word string, rest []string, opts *rawOptions) ([]s
 			continue
 		case 'b', 'c', 'd', 'w', '4', '6':
 		default:
-			return nil, errors.New("unknown option -" + string(opt))
+			return nil, fmt.Errorf("unknown option -%c", opt)
 		}
 		value := word[i+1:]
 		if value == "" {
 			if len(rest) == 0 {
-				return nil, errors.New("option -" + string(opt) + " needs a value")
+				return nil, fmt.Errorf("option -%c needs a value", opt)
 			}
 			value, rest = rest[0], rest[1:]
 		}
@@ -118,7 +104,7 @@ func (conf *config) parseWord(word string, rest []string, opts *rawOptions) ([]s
 
 func (conf *config) setOption(opt byte, value string, opts *rawOptions) error {
 	if value == "" {
-		return errors.New("option -" + string(opt) + " needs a value")
+		return fmt.Errorf("option -%c needs a value", opt)
 	}
 	var err error
 	switch opt {
@@ -127,7 +113,7 @@ func (conf *config) setOption(opt byte, value string, opts *rawOptions) error {
 	case 'c':
 		opts.program = value
 	case 'd':
-		opts.helper = value
+		opts.helper, opts.helperGiven = value, true
 	case 'w':
 		conf.allowFile = value
 	case '4':
@@ -140,26 +126,28 @@ func (conf *config) setOption(opt byte, value string, opts *rawOptions) error {
 
 // finish checks and fills in what depends on more than one option.
 func (conf *config) finish(opts *rawOptions) error {
-	backend, program, helper := opts.backend, opts.program, opts.helper
-	def, ok := defaultProgram(backend)
-	if !ok {
-		return errors.New("unknown backend " + strconv.Quote(backend) + ": use pf, npf, nft or ipset")
+	b, err := backendNamed(opts.backend)
+	if err != nil {
+		return err
 	}
-	conf.backend = backend
-	if program == "" {
-		program = def
-	}
+	conf.backend = b
+	program, helper := cmp.Or(opts.program, b.program), opts.helper
 	if !strings.HasPrefix(program, "/") {
-		return errors.New("-c needs an absolute path, not " + strconv.Quote(program))
+		return fmt.Errorf("-c needs an absolute path, not %q", program)
 	}
 	conf.program = program
 	if helper != noHelper {
 		if !strings.HasPrefix(helper, "/") {
-			return errors.New("-d needs an absolute path or none, not " + strconv.Quote(helper))
+			return fmt.Errorf("-d needs an absolute path or none, not %q", helper)
 		}
 		conf.helper = helper
 	}
-	return checkTable(conf.table, backend)
+	if b.checkOptions != nil {
+		if err := b.checkOptions(conf, opts.helperGiven); err != nil {
+			return err
+		}
+	}
+	return checkTable(conf.table, b)
 }
 
 // prefixBits parses a prefix length and keeps it within [min, max]:
@@ -167,19 +155,15 @@ func (conf *config) finish(opts *rawOptions) error {
 func prefixBits(value string, min, max int, flag string) (int, error) {
 	n, err := strconv.Atoi(value)
 	if err != nil || n < min || n > max {
-		return 0, errors.New(flag + " takes a prefix length from " + strconv.Itoa(min) +
-			" to " + strconv.Itoa(max) + ", not " + strconv.Quote(value))
+		return 0, fmt.Errorf("%s takes a prefix length from %d to %d, not %q", flag, min, max, value)
 	}
 	return n, nil
 }
 
-// checkTable accepts the names every backend can take as a table or set name
-// and that can never be read as an option by the firewall program.
-func checkTable(name, backend string) error {
-	limit := maxTableLen
-	if backend == "ipset" {
-		limit-- // room for the "6" of the IPv6 set, within ipset's 31 bytes
-	}
+// checkTable accepts the names the backend can take as a table or set
+// name and that can never be read as an option by the firewall program.
+func checkTable(name string, b *backend) error {
+	limit := b.tableLen
 	bad := name == "" || len(name) > limit || name[0] == '-'
 	for i := 0; i < len(name) && !bad; i++ {
 		c := name[i]
@@ -187,11 +171,10 @@ func checkTable(name, backend string) error {
 			c == '_' || c == '-' || c == '.')
 	}
 	if bad {
-		return errors.New("bad table name " + strconv.Quote(name) + ": 1 to " + strconv.Itoa(limit) +
-			" letters, digits, '_', '-' or '.', not starting with '-'")
+		return fmt.Errorf("bad table name %q: 1 to %d letters, digits, '_', '-' or '.', not starting with '-'", name, limit)
 	}
-	if backend == "nft" {
-		return checkNftSetName(name)
+	if b.checkSets != nil {
+		return b.checkSets(name, b.set(name, false), b.set(name, true))
 	}
 	return nil
 }

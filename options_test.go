@@ -10,11 +10,11 @@ func TestOptionsParseLikeGetopt(t *testing.T) {
 		args []string
 		want config
 	}{
-		{nil, config{backend: "pf", program: "/sbin/pfctl", helper: "/usr/bin/doas", bits4: 32, bits6: 128, table: "iblocked"}},
+		{nil, config{backend: pf, program: "/sbin/pfctl", helper: "/usr/bin/doas", bits4: 32, bits6: 128, table: "iblocked"}},
 		{[]string{"-nK", "-bnft", "-d", "none", "-w/etc/allow", "-4", "24", "-664", "t"},
-			config{backend: "nft", program: "/usr/sbin/nft", allowFile: "/etc/allow", bits4: 24, bits6: 64, dryRun: true, keepStates: true, table: "t"}},
+			config{backend: nft, program: "/usr/sbin/nft", allowFile: "/etc/allow", bits4: 24, bits6: 64, dryRun: true, keepStates: true, table: "t"}},
 		{[]string{"-Kc/usr/local/sbin/pfctl", "--", "x"},
-			config{backend: "pf", program: "/usr/local/sbin/pfctl", helper: "/usr/bin/doas", bits4: 32, bits6: 128, keepStates: true, table: "x"}},
+			config{backend: pf, program: "/usr/local/sbin/pfctl", helper: "/usr/bin/doas", bits4: 32, bits6: 128, keepStates: true, table: "x"}},
 	} {
 		got, err := parseArgs(tc.args, "openbsd")
 		if err != nil {
@@ -38,7 +38,7 @@ func TestEachSystemHasItsDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.backend + " " + c.program + " " + c.helper; got != want {
+		if got := c.backend.name + " " + c.program + " " + c.helper; got != want {
 			t.Errorf("%s: %q, want %q", goos, got, want)
 		}
 	}

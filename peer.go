@@ -10,16 +10,17 @@ import (
 
 var errNotInet = errors.New("peer is neither IPv4 nor IPv6")
 
-// peerAddr returns the address of the TCP peer connected on fd, the only
-// kind of peer iblock bans (see tcpOnly). IPv4-mapped IPv6 addresses (a
+// tcpPeerAddr returns the address of the TCP peer connected on fd, and
+// refuses any other socket: a TCP peer is the only kind iblock bans (see
+// tcpOnly). IPv4-mapped IPv6 addresses (a
 // dual-stack socket's IPv4 peers) come back as IPv4, and the zone of a
 // link-local address is dropped: a table holds addresses, not zones.
-func peerAddr(fd int) (netip.Addr, error) {
+func tcpPeerAddr(fd int) (netip.Addr, error) {
 	sa, err := unix.Getpeername(fd)
-	if err == unix.ENOTSOCK {
+	if errors.Is(err, unix.ENOTSOCK) {
 		return netip.Addr{}, errors.New("standard input is not a socket: iblock is started by inetd or systemd with a connection as its standard input")
 	}
-	if err == unix.ENOTCONN && listening(fd) {
+	if errors.Is(err, unix.ENOTCONN) && listening(fd) {
 		// What inetd passes to a "wait" service: the socket it listens on.
 		return netip.Addr{}, errors.New("standard input is a listening socket, not a connection: " +
 			"inetd.conf must start iblock as a nowait service, not wait")

@@ -17,6 +17,9 @@ type sandboxPlan struct {
 // the syslog socket. "proc exec" are dropped for a dry run, which runs
 // nothing. No execpromises: the kernel would then refuse to run setuid doas.
 func planSandbox(conf *config, goos string) sandboxPlan {
+	if conf.backend.sandbox != nil {
+		return conf.backend.sandbox(conf, goos)
+	}
 	var plan sandboxPlan
 	if !conf.dryRun {
 		exe := conf.helper

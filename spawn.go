@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -119,7 +118,8 @@ func (res *result) reap(pid, out int, deadline time.Time) {
 			pause = min(2*pause, longestPause)
 		}
 		var ws unix.WaitStatus
-		if wpid, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); wpid == pid {
+		wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if wpid == pid {
 			res.status = ws
 			if pipeOpen && !res.drain(out) {
 				// It exited, but something it started still holds its output.
@@ -127,9 +127,15 @@ func (res *result) reap(pid, out int, deadline time.Time) {
 			}
 			return
 		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			// Not iblock's child any more (ECHILD): its end is unknown,
+			// and its pid, and so its process group, may be another's now.
+			res.err = fmt.Errorf("cannot wait for it: %w", err)
+			return
+		}
 		if time.Now().After(deadline) {
 			if res.timedOut {
-				res.err = errors.New("killed after " + res.timeout.String() + " but still running")
+				res.err = fmt.Errorf("killed after %v but still running", res.timeout)
 				return
 			}
 			res.timedOut = true
@@ -159,7 +165,7 @@ func (res *result) readOutput(out int, pause time.Duration) (event, open bool) {
 		res.keep(buf[:n])
 		return true, true
 	}
-	if err == unix.EINTR || err == unix.EAGAIN {
+	if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 		return true, true
 	}
 	return true, false
@@ -178,7 +184,7 @@ func (res *result) drain(out int) bool {
 		}
 		var buf [4096]byte
 		n, err := unix.Read(out, buf[:])
-		if n <= 0 && err != unix.EINTR {
+		if n <= 0 && !errors.Is(err, unix.EINTR) {
 			return true
 		}
 		res.keep(buf[:max(n, 0)])
@@ -192,18 +198,27 @@ func (res *result) keep(b []byte) {
 	res.output = append(res.output, b[:min(len(b), room)]...)
 }
 
-// describe says what went wrong, for the log.
+// failure is the error of a program that did not succeed, for the log:
+// its argv, how it ended and the first line it printed, then hint. It
+// wraps res.err, what kept the program from running or from ending.
+func (res *result) failure(hint string) error {
+	if res.err != nil {
+		return fmt.Errorf("%s: %w%s", strings.Join(res.argv, " "), res.err, hint)
+	}
+	return fmt.Errorf("%s%s", res.describe(), hint)
+}
+
+// describe says how a program that ran ended: its argv, then how, then the
+// first line it printed.
 func (res *result) describe() string {
 	msg := strings.Join(res.argv, " ") + ": "
 	switch {
-	case res.err != nil:
-		return msg + res.err.Error()
 	case res.timedOut:
-		msg += "killed after " + res.timeout.String()
+		msg += fmt.Sprintf("killed after %v", res.timeout)
 	case res.status.Signaled():
-		msg += "killed by signal " + strconv.Itoa(int(res.status.Signal()))
+		msg += fmt.Sprintf("killed by signal %d", int(res.status.Signal()))
 	default:
-		msg += "exit status " + strconv.Itoa(res.status.ExitStatus())
+		msg += fmt.Sprintf("exit status %d", res.status.ExitStatus())
 	}
 	if line := firstLine(res.output); line != "" {
 		msg += ": " + line

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,5 +106,39 @@ func TestSpawnCostsNoMoreThanOsExec(t *testing.T) {
 	// cost more than it, within a margin (a quarter) for a noisy machine.
 	if own > std+std/4 {
 		t.Errorf("spawn took %v, more than os/exec's %v", own, std)
+	}
+}
+
+// What kept a program from running is in the error, for errors.Is, and
+// the hint follows it.
+func TestAProgramThatCannotRunKeepsItsCauseInTheError(t *testing.T) {
+	res := testSpawner(t).spawn([]string{"/nonexistent/pfctl", "-k", "192.0.2.1"}, 5*time.Second)
+	err := res.failure("; hint")
+	if !errors.Is(err, unix.ENOENT) {
+		t.Errorf("%v does not wrap ENOENT", err)
+	}
+	if want := "/nonexistent/pfctl -k 192.0.2.1: cannot run /nonexistent/pfctl: no such file or directory; hint"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+// A process that is not iblock's child cannot be waited for: reap says so
+// at once, and neither waits for the timeout nor kills its process group,
+// which may be another's by then.
+func TestReapOfAProcessThatIsNotAChildFailsAtOnce(t *testing.T) {
+	gone := exec.Command("/bin/true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pipe[0])
+	unix.Close(pipe[1])
+	res := &result{timeout: 2 * time.Second}
+	res.reap(gone.Process.Pid, pipe[0], time.Now().Add(2*time.Second))
+	if !errors.Is(res.err, unix.ECHILD) || res.timedOut {
+		t.Errorf("err %v, timed out %v; want ECHILD at once", res.err, res.timedOut)
 	}
 }

@@ -542,9 +542,6 @@ func removeStaleLocks() {
 	}
 }
 
-// Console returns what the booted system printed on its console so far.
-func (c *Container) Console() string { return c.console.String() }
-
 // Cgroups returns the host's cgroups of the container, one a hierarchy;
 // systemd in the container puts its units below them, under "payload".
 func (c *Container) Cgroups() []string { return c.cgroups }

@@ -30,6 +30,11 @@
 //     files iblock's lines by pid: Mark, LinesOf, Lines, Sync, Count,
 //     Matching.
 //
+// A stand-in for blocklistd (blocklistd_linux.go): ListenBlocklistd
+// binds a socket that decodes each report as libblocklist's bl_recv does
+// (Receive, a BlocklistdReport; WantNone), and fills its queue on demand
+// (Fill, Drain).
+//
 // Gates and waiting (gates.go, wait.go): NeedRoot, NeedTool, Slow, and
 // SkipOrFail, which fails instead of skipping under IBLOCK_E2E=1;
 // WaitUntil and Eventually poll a condition, SamplePeak samples a count.
@@ -53,9 +58,11 @@
 //     ipset; NftSet, IpsetSet, Elements, NftAddresses, NftHas, NftElement,
 //     NftSets and IpsetSets are built on it; TimeLeft, NftExpiry and
 //     IpsetTimeout read an element's time left; one filler, FillNft and
-//     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
-//     adds. SetState (SecondsLeft) is what saving and restoring the sets
-//     must keep, and Saved the part iblock-sets saves.
+//     FillIpset. IblockSet is the set iblock adds a peer to, as
+//     testdata/contract.txt (ReadContract) says; SetName names the
+//     shipped rulesets' sets of each family. SetState (SecondsLeft) is
+//     what saving and restoring the sets must keep, and Saved the part
+//     iblock-sets saves.
 //   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
 //   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
 //     with any source address (SendSYNs, SendSegments, SendEach);
@@ -74,8 +81,9 @@
 // JournalMessages), powers off or loses power, and when its test ends
 // leaves nothing behind on the host (Footprint); what the containers of
 // test processes that were killed left is removed before the next boot.
-// InstallLinuxFiles installs iblock and its Linux files into a root as
-// doc/linux.md says.
+// BuildDeb builds the Debian package (make deb), AptInstall installs it
+// in a booted system; MakeInstall runs make install into a root, and
+// InstallLinuxFiles adds offline what doc/linux.md's lines do after it.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.

@@ -113,26 +113,23 @@ func (fk *FakeDir) Env() []string {
 	}
 }
 
-// ProgramEnv is the whole environment of the programs iblock runs:
-// doas's safe PATH, and nothing iblock inherited.
-const ProgramEnv = "PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
-
 // Calls returns what the fakes recorded, and clears it. Each call must
 // have come from iblock as the contract says: /dev/null as stdin, a pipe
-// as output, no socket, and iblock's fixed environment.
+// as output, no socket, and the contract's environment alone.
 func (fk *FakeDir) Calls(t *testing.T) []FakeCall {
 	t.Helper()
 	calls, err := fk.ReadCalls()
 	if err != nil {
 		t.Fatal(err)
 	}
+	env := ReadContract(t).Env
 	for _, c := range calls {
 		if !c.StdinDevNull || !c.OutputPipe || len(c.SocketFds) > 0 {
 			t.Errorf("%s ran with stdin /dev/null %v, output a pipe %v, sockets on fds %v",
 				c.Argv[0], c.StdinDevNull, c.OutputPipe, c.SocketFds)
 		}
-		if strings.Join(c.Env, " ") != ProgramEnv {
-			t.Errorf("%s ran with the environment %q, want only %q", c.Argv[0], c.Env, ProgramEnv)
+		if strings.Join(c.Env, " ") != env {
+			t.Errorf("%s ran with the environment %q, want only %q", c.Argv[0], c.Env, env)
 		}
 	}
 	return calls

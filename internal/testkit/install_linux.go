@@ -1,68 +1,108 @@
 package testkit
 
-// The project's Linux files installed into a root file system the way
-// doc/linux.md tells an administrator to: make install, the units in
-// /etc/systemd/system, the user iblock made by systemd-sysusers,
-// iblock-sets in /usr/local/sbin, the drop-in that keeps the bans in
-// nftables.service, the ruleset and the allowlist in /etc/iblock, the ruleset included from
-// /etc/nftables.conf, and the units enabled.
+// iblock installed on Linux the two ways doc/linux.md says: the Debian
+// package that make deb builds, installed with apt-get in a booted
+// system, or make install into a root file system, followed by the
+// administrator's lines (the user, the ruleset included from
+// /etc/nftables.conf, the units enabled).
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
-// linuxUnits are the example units, all installed; EnabledUnits are those
-// doc/linux.md enables, with Debian's nftables.service, which loads the
-// ruleset at boot.
-var (
-	linuxUnits   = []string{"iblock.socket", "iblock@.service", "iblock-save@.service", "iblock-save@.timer"}
-	EnabledUnits = []string{"nftables.service", "iblock.socket", "iblock-save@nft.timer"}
-)
+// EnabledUnits are the units doc/linux.md enables, with Debian's
+// nftables.service, which loads the ruleset at boot.
+var EnabledUnits = []string{"nftables.service", "iblock.socket", "iblock-save@nft.timer"}
 
-// InstallLinuxFiles installs iblock and its Linux examples into root.
-func InstallLinuxFiles(t *testing.T, root string) {
+// makeIn runs make with args in the source tree src.
+func makeIn(t *testing.T, src string, args ...string) {
 	t.Helper()
-	src := CopySource(t)
-	mk := exec.Command(NeedTool(t, "make"), "install", "DESTDIR="+root, "MANDIR=/usr/local/share/man",
-		"GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
+	mk := exec.Command(NeedTool(t, "make"), append(args, "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))...)
 	mk.Dir = src
 	if out, err := mk.CombinedOutput(); err != nil {
-		t.Fatalf("make install: %v\n%s", err, out)
+		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	for _, u := range linuxUnits {
-		InstallFile(t, "examples/linux/"+u, filepath.Join(root, "etc/systemd/system", u), 0o644)
+}
+
+// BuildDeb builds the Debian package of this source tree with make deb,
+// at version, and returns its path.
+func BuildDeb(t *testing.T, version string) string {
+	t.Helper()
+	NeedTool(t, "dpkg-deb")
+	src := CopySource(t)
+	makeIn(t, src, "deb", "VERSION="+version)
+	debs, _ := filepath.Glob(filepath.Join(src, "iblock_"+version+"_*.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("make deb VERSION=%s made %q", version, debs)
 	}
-	InstallFile(t, "examples/linux/iblock.sysusers", filepath.Join(root, "etc/sysusers.d/iblock.conf"), 0o644)
+	return debs[0]
+}
+
+// MakeInstall runs make install of this source tree into root, with
+// make's other arguments args.
+func MakeInstall(t *testing.T, root string, args ...string) {
+	t.Helper()
+	makeIn(t, CopySource(t), append([]string{"install", "DESTDIR=" + root}, args...)...)
+}
+
+// InstallLinuxFiles installs iblock into root with make install, then does
+// offline what doc/linux.md's lines do after it: the user iblock, the
+// ruleset included from /etc/nftables.conf, the units enabled.
+func InstallLinuxFiles(t *testing.T, root string) {
+	t.Helper()
+	MakeInstall(t, root)
 	sysusers := exec.Command(NeedTool(t, "systemd-sysusers"), "--root="+root)
 	if out, err := sysusers.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
 	}
-	InstallFile(t, "examples/linux/nftables.service.d/iblock.conf", filepath.Join(root, "etc/systemd/system/nftables.service.d/iblock.conf"), 0o644)
-	InstallFile(t, "examples/linux/iblock-sets", filepath.Join(root, "usr/local/sbin/iblock-sets"), 0o755)
-	InstallFile(t, "examples/linux/iblock.nft", filepath.Join(root, "etc/iblock/iblock.nft"), 0o644)
-	InstallFile(t, "examples/linux/allow", filepath.Join(root, "etc/iblock/allow"), 0o644)
-	conf, err := os.OpenFile(filepath.Join(root, "etc/nftables.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conf.WriteString("include \"/etc/iblock/iblock.nft\"\n")
-	if cerr := conf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	AppendFile(t, filepath.Join(root, "etc/nftables.conf"), "include \"/usr/local/share/iblock/nft/*.nft\"\n")
 	enable := exec.Command(NeedTool(t, "systemctl"), append([]string{"--root=" + root, "enable"}, EnabledUnits...)...)
 	if out, err := enable.CombinedOutput(); err != nil {
 		t.Fatalf("systemctl enable: %v\n%s", err, out)
 	}
 }
 
-// InstallFile copies a file of the source tree to dst with mode.
+// AppendFile appends text to a file that exists.
+func AppendFile(t *testing.T, name, text string) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AptInstall copies a package into the booted system's /root and installs
+// it there with apt-get, as doc/linux.md says, and returns what apt-get
+// printed.
+func (c *Container) AptInstall(deb string) string {
+	c.T.Helper()
+	InstallFile(c.T, deb, filepath.Join(c.Root, "root", filepath.Base(deb)), 0o644)
+	return c.Shell("cd /root && apt-get install -y ./" + filepath.Base(deb))
+}
+
+// Shell runs a shell script inside the booted system, as root types it,
+// without questions from Debian's tools, and returns its output.
+func (c *Container) Shell(script string) string {
+	c.T.Helper()
+	cmd := c.Command("sh", "-ec", script)
+	cmd.Env = append(cmd.Env, "DEBIAN_FRONTEND=noninteractive")
+	return MustCombined(c.T, cmd)
+}
+
+// InstallFile copies a file to dst with mode: src is relative to the
+// package's directory or absolute.
 func InstallFile(t *testing.T, src, dst string, mode os.FileMode) {
 	t.Helper()
 	data, err := os.ReadFile(src)

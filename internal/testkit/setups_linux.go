@@ -79,18 +79,6 @@ func (n *Net) LoadIpset(edit func(name, text string) string) {
 	}
 }
 
-// AllowFile is where the Linux examples install the allowlist,
-// examples/linux/allow.
-const AllowFile = "/etc/iblock/allow"
-
-// InstalledPaths returns an example's line with the installed paths of
-// iblock and of its allowlist replaced by the test's iblock and the
-// source tree's examples/linux/allow.
-func InstalledPaths(line string) string {
-	line = strings.ReplaceAll(line, "/usr/local/bin/iblock", Iblock)
-	return strings.ReplaceAll(line, AllowFile, SourcePath("examples/linux/allow"))
-}
-
 // StartInetd runs Debian's openbsd-inetd in the server namespace with the
 // Linux example's lines, each given extra arguments.
 func (n *Net) StartInetd(extra string) {
@@ -99,13 +87,13 @@ func (n *Net) StartInetd(extra string) {
 }
 
 // StartInetdEdited runs openbsd-inetd with the Linux example's lines, the
-// installed paths replaced (InstalledPaths), and each line edited.
+// installed paths replaced (exampleFiles), and each line edited.
 func (n *Net) StartInetdEdited(edit func(line string) string) {
 	n.T.Helper()
 	inetd := NeedTool(n.T, "inetd")
 	var conf strings.Builder
 	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
-		conf.WriteString(edit(InstalledPaths(line)) + "\n")
+		conf.WriteString(edit(exampleFiles().Replace(line)) + "\n")
 	}
 	path := filepath.Join(n.T.TempDir(), "inetd.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
@@ -128,7 +116,7 @@ func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
 		n.T.Fatalf("units: %v %v", socket, service)
 	}
 	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
-	argv = append(argv, strings.Fields(InstalledPaths(service["ExecStart"]))...)
+	argv = append(argv, strings.Fields(exampleFiles().Replace(service["ExecStart"]))...)
 	n.Start(argv...)
 	n.WaitListening(IblockPort)
 	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
@@ -163,4 +151,11 @@ func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []strin
 	if SessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
+}
+
+// exampleFiles replaces the installed paths the examples' command lines
+// name, iblock's and its allow file's, with the test's iblock and the
+// example allow file.
+func exampleFiles() *strings.Replacer {
+	return strings.NewReplacer("/usr/local/bin/iblock", Iblock, "/etc/iblock/allow", SourcePath("examples/linux/allow"))
 }

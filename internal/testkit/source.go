@@ -8,7 +8,7 @@ import (
 
 // CopySource copies what building iblock and its Makefile need (the Go
 // files of the product and of its tests, go.mod, the Makefile, the
-// manual, the benchmark's C and the examples) into a new directory, and
+// manual, the benchmark's C, the examples and the packaging) into a new directory, and
 // returns it.
 func CopySource(t *testing.T) string {
 	t.Helper()
@@ -18,7 +18,7 @@ func CopySource(t *testing.T) string {
 	}
 	dir := t.TempDir()
 	var files []string
-	for _, pattern := range []string{"*.go", "go.mod", "go.sum", "Makefile", "iblock.8", "bench/*.c", "examples/*", "examples/*/*",
+	for _, pattern := range []string{"*.go", "go.mod", "go.sum", "Makefile", "iblock.8", "bench/*.c", "examples/*", "examples/*/*", "examples/*/*/*", "LICENSE", "packaging/*",
 		"internal/testkit/*.go", "test/*/*.go"} {
 		m, _ := filepath.Glob(filepath.Join(root, pattern))
 		for _, f := range m {

@@ -1,8 +1,8 @@
 package boot
 
 // The Linux setup, booted for real: a Debian system with systemd as PID 1,
-// iblock and its examples installed as the README says, the ruleset loaded
-// by nftables.service, and scanners outside the container.
+// iblock's package installed and switched on as doc/linux.md says, the
+// ruleset loaded by nftables.service, and scanners outside the container.
 
 import (
 	"os"
@@ -34,18 +34,21 @@ const (
 	timedBan6 = "2001:db8:7::7"
 )
 
-// bootInstalled boots a clean system with iblock and its Linux files
-// installed, in the server namespace of a new testNet that serves.
+// bootInstalled boots a clean system, installs the package there and
+// switches the trap on as doc/linux.md says, in the server namespace of a
+// new testNet that serves.
 func bootInstalled(t *testing.T) (*container, *testNet, string) {
 	t.Helper()
 	testkit.NeedRoot(t)
 	if testing.Short() {
 		t.Skip("boots a system: not with -short")
 	}
+	deb := testkit.BuildDeb(t, installVersion)
 	root := testkit.OverlayRoot(t)
-	testkit.InstallLinuxFiles(t, root)
 	n := newTestNet(t)
 	c := bootContainer(t, n, root)
+	installPackage(t, c, deb)
+	switchOn(t, c, "/usr")
 	n.Serve()
 	return c, n, root
 }
@@ -122,7 +125,7 @@ const probeDropIn = `[Service]
 StandardOutput=journal
 ExecStartPre=/usr/bin/grep -E "^(Uid|CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status
 ExecStart=
-ExecStart=/usr/local/bin/iblock -d none probe
+ExecStart=/usr/sbin/iblock -d none probe
 `
 
 // hardeningProbe reads what the kernel says of a process of

@@ -289,6 +289,8 @@ func TestInetdLinesInTheDocsAreThoseOfTheExamples(t *testing.T) {
 	known := map[string]bool{}
 	files, _ := filepath.Glob("examples/*inetd.conf")
 	more, _ := filepath.Glob("examples/*/inetd.conf")
+	alternatives, _ := filepath.Glob("examples/*/inetd.*.conf") // such as inetd.blocklistd.conf
+	more = append(more, alternatives...)
 	for _, f := range append(files, more...) {
 		for _, line := range testkit.ExampleLines(t, strings.TrimPrefix(f, "examples/")) {
 			known[strings.Join(strings.Fields(line), " ")] = true

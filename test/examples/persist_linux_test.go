@@ -118,9 +118,6 @@ func setsScript(t *testing.T) string {
 	return script
 }
 
-// saved keeps of s the sets iblock-sets saves.
-func (b setsBackend) saved(s setState) setState { return s.Saved(b.allow) }
-
 // TestIblockSetsConcurrentSavesLeaveACompleteFile runs twenty pairs of
 // saves at once, for nft and ipset: each leaves the whole file, and no
 // temporary file is left beside it.
@@ -183,6 +180,9 @@ var damages = []struct {
 		return d[:lineStart(d, 12)]
 	}, 10, ": cut short after line 11"},
 	{"empty", func(setsBackend, []byte) []byte { return nil }, 0, ": empty"},
+	{"every element line lost", func(_ setsBackend, d []byte) []byte {
+		return append(append([]byte(nil), d[:lineStart(d, 2)]...), d[lineStart(d, lines(d)):]...)
+	}, 0, ":2: lines lost: 0 elements, "},
 	{"zero-filled", func(_ setsBackend, d []byte) []byte { return make([]byte, len(d)) }, 0, ":1: "},
 	{"an element the firewall rejects in the fourth ban", func(b setsBackend, d []byte) []byte {
 		fifth := d[lineStart(d, 5):lineStart(d, 6)]

@@ -3,7 +3,7 @@
 // to a CrowdSec local API, whose bouncers ban on every host of the fleet,
 // all in network namespaces on one bridge.
 //
-// The tests need root, crowdsec, cscli, the firewall bouncer, openssl,
+// The tests need root, crowdsec, cscli, the firewall bouncer, openssl, ulogd,
 // systemd-nspawn and mmdebstrap (see .ci/run). They need the machine
 // alone.
 //

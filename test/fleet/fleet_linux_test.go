@@ -36,6 +36,7 @@ type fleet struct {
 	lapi         *localAPI
 	host         *testkit.Container // A's system
 	iblockUID    string             // the user iblock's number on A
+	ulogUID      string             // the user ulog's (ulogd2's) number on A
 	hostA, hostB *testNet
 	hostC        *testNet
 	kmsg         *testkit.Kmsg
@@ -240,7 +241,7 @@ func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
 			t.Errorf("A did not ban %s itself", fam.Scanner)
 		}
 		f.wantDecision(fam.Scanner, "Ip", 240*time.Hour)
-		// The kernel's line and iblock's: one decision.
+		// The ruleset's line (through ulogd2) and iblock's: one decision.
 		if ds := f.decisions(fam.Scanner); len(ds) != 1 || len(f.iblockLines("blocking "+fam.Scanner)) != 1 {
 			t.Errorf("%d decisions for %s, want 1 for the two lines", len(ds), fam.Scanner)
 		}
@@ -257,7 +258,7 @@ func TestFleetDropsOnEveryHostWhatTouchedOneTrap(t *testing.T) {
 	f.forgeSYN()
 	f.hostStillBansWhileLocalAPIIsDown()
 	f.liftedBanIsLiftedEverywhereAndComesBackLonger()
-	f.kernelLineAloneBans(&toB, &toC)
+	f.rulesetLineAloneBans(&toB, &toC)
 	f.synStayedOnItsHost()
 	testkit.Report(t, "from a touch of A's trap to the drop on B (nftables): %s", toB.summary())
 	testkit.Report(t, "from a touch of A's trap to the drop on C (ipset): %s", toC.summary())

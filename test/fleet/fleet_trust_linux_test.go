@@ -64,7 +64,7 @@ func (f *fleet) forgedLinesBanNothingAnywhere() {
 	t := f.t
 	forged := f.forgeries()
 	f.sendForgeries(forged)
-	// A real ban through the kernel and iblock after the forged lines:
+	// A real ban through the ruleset and iblock after the forged lines:
 	// once B and C drop it, the agent has read past them on both sources.
 	f.timeFleetBan(lapiDownScanner4, func() { f.hostA.TouchTrap(lapiDownScanner4, hostA4) })
 	f.waitLinesRead()

@@ -12,11 +12,12 @@ import (
 	"iblock/internal/testkit"
 )
 
-// kernelLineAloneBans stops iblock.socket and listens on iblock's port
+// rulesetLineAloneBans stops iblock.socket and listens on iblock's port
 // with a listener that only closes what it accepts: iblock no longer runs,
-// and the kernel's line alone tells the fleet. The scanners complete the
+// and the ruleset's line alone, which ulogd2 reads from NFLOG in A's
+// namespace, tells the fleet. The scanners complete the
 // handshake and reset at once, as nmap -sT does.
-func (f *fleet) kernelLineAloneBans(toB, toC *durations) {
+func (f *fleet) rulesetLineAloneBans(toB, toC *durations) {
 	t := f.t
 	f.host.MustRun("systemctl", "stop", "iblock.socket")
 	var ln net.Listener
@@ -35,10 +36,13 @@ func (f *fleet) kernelLineAloneBans(toB, toC *durations) {
 		if len(f.kernelLines("iblock-ban: ", fam.scanner)) == 0 {
 			t.Errorf("A's journal has no kernel line for %s", fam.scanner)
 		}
+		if len(f.journalLines("SRC="+fam.scanner+" ", "-t", "ulogd", "_UID="+f.ulogUID)) == 0 {
+			t.Errorf("A's journal has no line of ulogd2 for %s", fam.scanner)
+		}
 		if got := f.iblockLines("blocking " + fam.scanner); len(got) > 0 {
 			t.Errorf("iblock saw %s: %q", fam.scanner, got)
 		}
-		testkit.Report(t, "from %s's connect and reset, logged by the kernel alone, to its drop: on B %v, on C %v",
+		testkit.Report(t, "from %s's connect and reset, logged by the ruleset alone (through ulogd2), to its drop: on B %v, on C %v",
 			fam.scanner, b.Round(time.Millisecond), c.Round(time.Millisecond))
 	}
 }
@@ -109,7 +113,7 @@ func (f *fleet) forgeSYN() {
 }
 
 // synStayedOnItsHost runs once the agent has turned later kernel lines
-// into bans (kernelLineAloneBans): the forged SYN's line banned nothing.
+// into bans (rulesetLineAloneBans): the forged SYN's line banned nothing.
 func (f *fleet) synStayedOnItsHost() {
 	if d, ok := f.decision(forgedSource4); ok {
 		f.t.Errorf("the forged SYN's iblock-syn line banned %s: %+v", forgedSource4, d)

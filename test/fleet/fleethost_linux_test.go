@@ -10,9 +10,9 @@ package fleet
 // machine (nf_log_all_netns=1). So the machine's /dev/kmsg is bound into
 // A, with CAP_SYSLOG to read it, and journald's ReadKMsg= on: A's journal
 // gets the kernel's lines with _TRANSPORT=kernel, as a real host's does.
-// It gets those of every other test too; the agent's kernel source is
-// narrowed to A's MAC address, which a real host, with a log of its own,
-// does not need.
+// It gets those of every other test too. The agent reads none of them:
+// the ruleset's bans reach it through ulogd2, from NFLOG in A's own
+// namespace (examples/crowdsec/ulogd.conf), as on a real host.
 
 import (
 	"os"
@@ -26,11 +26,12 @@ import (
 )
 
 // fleetImage is the trap host's system: the booted system's packages,
-// CrowdSec and openbsd-inetd. The credentials file, written before the
+// CrowdSec, openbsd-inetd, ulogd2 (the ruleset's bans for the fleet) and
+// netcat-openbsd (a local account's connections from a chosen port). The credentials file, written before the
 // packages are installed, keeps crowdsec's postinst from registering with
 // CrowdSec's central API, as the README's first step does.
 var fleetImage = testkit.Image{
-	Packages: append([]string{"crowdsec", "openbsd-inetd"}, testkit.PlainImage.Packages...),
+	Packages: append([]string{"crowdsec", "netcat-openbsd", "openbsd-inetd", "ulogd2"}, testkit.PlainImage.Packages...),
 	Hooks: []string{`--essential-hook=mkdir -p "$1/etc/crowdsec" && ` +
 		`echo '# no central API' >"$1/etc/crowdsec/online_api_credentials.yaml"`},
 }
@@ -52,7 +53,7 @@ const forgeHelper = "/usr/local/libexec/" + testkit.Forge
 // hold, as the inetd lines get it with -w.
 const allowDropIn = `[Service]
 ExecStart=
-ExecStart=/usr/local/bin/iblock -d none -w /etc/iblock.allow
+ExecStart=/usr/local/bin/iblock -d none -w /etc/iblock/allow
 `
 
 // bootTrapHost installs iblock, its Linux files and CrowdSec's agent files
@@ -63,6 +64,7 @@ func (f *fleet) bootTrapHost() {
 	root := testkit.OverlayOf(t, fleetImage)
 	testkit.InstallLinuxFiles(t, root)
 	f.iblockUID = passwdUID(t, root, "iblock")
+	f.ulogUID = passwdUID(t, root, "ulog")
 	f.installTrapFiles(root)
 	f.installAgentFiles(root)
 	f.host = testkit.Boot(t, f.hostA.Net, root, "--bind=/dev/kmsg", "--capability=CAP_SYSLOG")
@@ -73,8 +75,18 @@ func (f *fleet) bootTrapHost() {
 		}
 	})
 	a := f.hostA
-	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed", "{ "+testkit.Bystander4+" }")
-	a.MustRun("nft", "add", "element", "inet", "iblock", "allowed6", "{ "+testkit.Bystander6+" }")
+	// A's allow sets hold what its allowlist holds, as the one list of
+	// what is the administrator's fills both.
+	for _, p := range f.allowedPrefixes() {
+		if p.Addr().IsLoopback() {
+			continue // in the ruleset already
+		}
+		set := "allowed"
+		if p.Addr().Is6() {
+			set = "allowed6"
+		}
+		a.MustRun("nft", "add", "element", "inet", "iblock", set, "{ "+p.String()+" }")
+	}
 	for _, port := range []string{testkit.IblockPort, rangePort, inetdPort, socketPort} {
 		a.WaitListening(port)
 	}
@@ -88,26 +100,29 @@ func (f *fleet) installTrapFiles(root string) {
 	t := f.t
 	var inetd strings.Builder
 	for _, line := range testkit.ExampleLines(t, "linux/inetd.conf") {
-		line += " -w /etc/iblock.allow"
+		line += " -w /etc/iblock/allow"
 		inetd.WriteString(strings.Replace(line, testkit.IblockPort, inetdPort, 1) + "\n")
 		inetd.WriteString(strings.Replace(line, testkit.IblockPort, rangePort, 1) + " -4 24 -6 64\n")
 	}
 	socket := strings.Replace(testkit.ReadExample(t, "linux/iblock.socket"), "ListenStream="+testkit.IblockPort, "ListenStream="+socketPort, 1)
 	files := map[string]string{
-		"etc/iblock.allow": "127.0.0.0/8\n::1\n" + testkit.Bystander4 + "\n" + testkit.Bystander6 + "\n",
+		"etc/iblock/allow": f.allowFile(),
 		"etc/inetd.conf":   inetd.String(),
-		"etc/systemd/system/iblock@.service.d/allow.conf":       allowDropIn,
-		"etc/systemd/system/iblock-fleet@.service.d/allow.conf": allowDropIn,
-		"etc/systemd/system/iblock-fleet@.service":              testkit.ReadExample(t, "linux/iblock@.service"),
-		"etc/systemd/system/iblock-fleet.socket":                socket,
-		"etc/systemd/journald.conf.d/kmsg.conf":                 "[Journal]\nReadKMsg=yes\n",
+		"etc/ulogd.conf":   testkit.ReadExample(t, "crowdsec/ulogd.conf"),
+		"etc/systemd/system/crowdsec.service.d/iblock-allow.conf": testkit.ReadExample(t, "crowdsec/crowdsec.service.d/iblock-allow.conf"),
+		"etc/systemd/system/iblock@.service.d/allow.conf":         allowDropIn,
+		"etc/systemd/system/iblock-fleet@.service.d/allow.conf":   allowDropIn,
+		"etc/systemd/system/iblock-fleet@.service":                testkit.ReadExample(t, "linux/iblock@.service"),
+		"etc/systemd/system/iblock-fleet.socket":                  socket,
+		"etc/systemd/journald.conf.d/kmsg.conf":                   "[Journal]\nReadKMsg=yes\n",
 		// Debian's own /etc/crowdsec/acquis.yaml reads it, as on a host
 		// with rsyslog: the parser must take nothing from it.
 		"var/log/syslog": "",
 	}
 	writeFiles(t, root, files, 0o644)
 	enable := testkit.NeedTool(t, "systemctl")
-	testkit.MustCombined(t, exec.Command(enable, "--root="+root, "enable", "iblock-fleet.socket", "inetd.service", "crowdsec.service"))
+	testkit.MustCombined(t, exec.Command(enable, "--root="+root, "enable", "iblock-fleet.socket", "inetd.service", "crowdsec.service", "ulogd2.service"))
+	testkit.InstallFile(t, testkit.SourcePath("examples/crowdsec/allow-whitelist"), filepath.Join(root, allowWhitelist), 0o755)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -131,26 +146,40 @@ func (f *fleet) installAgentFiles(root string) {
 	}
 	local, _ := os.ReadFile(filepath.Join(root, "etc/crowdsec/config.yaml.local"))
 	writeFiles(t, root, map[string]string{
-		"etc/crowdsec/config.yaml.local":                    string(local) + testkit.ReadExample(t, "crowdsec/agent.yaml.local"),
-		"etc/crowdsec/local_api_credentials.yaml":           strings.ReplaceAll(string(creds), l.tls, "/etc/crowdsec/tls"),
-		"etc/crowdsec/tls/ca.crt":                           string(ca),
-		"etc/crowdsec/acquis.d/iblock.yaml":                 f.acquisition(),
-		"etc/crowdsec/parsers/s01-parse/iblock-logs.yaml":   testkit.ReadExample(t, "crowdsec/iblock-logs.yaml"),
-		"etc/crowdsec/parsers/s02-enrich/iblock-fleet.yaml": testkit.ReadExample(t, "crowdsec/whitelists.yaml"),
-		"etc/crowdsec/scenarios/iblock-trap.yaml":           testkit.ReadExample(t, "crowdsec/iblock-trap.yaml"),
+		"etc/crowdsec/config.yaml.local":                  string(local) + testkit.ReadExample(t, "crowdsec/agent.yaml.local"),
+		"etc/crowdsec/local_api_credentials.yaml":         strings.ReplaceAll(string(creds), l.tls, "/etc/crowdsec/tls"),
+		"etc/crowdsec/tls/ca.crt":                         string(ca),
+		"etc/crowdsec/acquis.d/iblock.yaml":               f.acquisition(),
+		"etc/crowdsec/parsers/s01-parse/iblock-logs.yaml": testkit.ReadExample(t, "crowdsec/iblock-logs.yaml"),
+		"etc/crowdsec/scenarios/iblock-trap.yaml":         testkit.ReadExample(t, "crowdsec/iblock-trap.yaml"),
 	}, 0o600)
 }
 
 // acquisition is examples/crowdsec/acquis.yaml with the user iblock's
-// number put in, as the README's sed does, and the kernel source narrowed
-// to A's own lines (see the top of this file).
+// and ulogd2's numbers put in, as the README's sed does. It must not read
+// the kernel's log (see the top of this file).
 func (f *fleet) acquisition() string {
 	text := testkit.ReadExample(f.t, "crowdsec/acquis.yaml")
-	if !strings.Contains(text, "_UID=IBLOCK_UID") || !strings.Contains(text, "  - _TRANSPORT=kernel\n") {
-		f.t.Fatal("acquis.yaml has no _UID=IBLOCK_UID or _TRANSPORT=kernel line")
+	if !strings.Contains(text, "_UID=IBLOCK_UID") || !strings.Contains(text, "_UID=ULOG_UID") {
+		f.t.Fatal("acquis.yaml has no _UID=IBLOCK_UID or _UID=ULOG_UID line")
 	}
-	text = strings.ReplaceAll(text, "_UID=IBLOCK_UID", "_UID="+f.iblockUID)
-	return strings.Replace(text, "  - _TRANSPORT=kernel\n", "  - _TRANSPORT=kernel\n  - \"--grep=MAC="+f.macA+":\"\n", 1)
+	if strings.Contains(text, "- _TRANSPORT=kernel") {
+		f.t.Fatal("acquis.yaml reads the kernel's log, which any network namespace writes to")
+	}
+	return strings.NewReplacer("_UID=IBLOCK_UID", "_UID="+f.iblockUID, "_UID=ULOG_UID", "_UID="+f.ulogUID).Replace(text)
+}
+
+// allowWhitelist is where A has examples/crowdsec/allow-whitelist, which
+// the drop-in of crowdsec.service runs.
+const allowWhitelist = "usr/local/libexec/iblock/allow-whitelist"
+
+// allowFile is A's /etc/iblock/allow: examples/linux/allow, then, as the
+// README says, every host of the fleet, and the bystanders that A's
+// allow sets hold. iblock reads it with -w, and the agent's whitelist is
+// made from it each time the agent starts.
+func (f *fleet) allowFile() string {
+	return testkit.ReadExample(f.t, "linux/allow") + "# the fleet\n" + strings.Join(fleetNetworks, "\n") + "\n" +
+		"# bystanders\n" + testkit.Bystander4 + "\n" + testkit.Bystander6 + "\n"
 }
 
 // passwdUID returns a user's number from a system's /etc/passwd.

@@ -17,7 +17,7 @@ import (
 
 // The fleet's addresses. Host A is the server of the two-namespace tests,
 // so that their helpers work on it. The fleet holds 192.0.2.0/29 and
-// 2001:db8::/125, as examples/crowdsec/whitelists.yaml says.
+// 2001:db8::/125 (fleetNetworks).
 const (
 	hostA4, hostA6 = testkit.Server4, testkit.Server6
 	lapi4, lapi6   = "192.0.2.2", "2001:db8::2"
@@ -25,6 +25,9 @@ const (
 	hostC4, hostC6 = "192.0.2.4", "2001:db8::4"
 	lapiPort       = "8080"
 )
+
+// fleetNetworks are the fleet's addresses, as A's allowlist names them.
+var fleetNetworks = []string{"192.0.2.0/29", "2001:db8::/125"}
 
 // Scanners of a network: iblock -4 24 -6 64 bans theirs, with the
 // neighbour in it. The bystanders of testkit.NewNet stay outside.
@@ -88,7 +91,8 @@ func (f *fleetNet) wire() {
 		{f.c, "c", f.macC, hostC4, hostC6},
 	}
 	scannerAddrs := []string{testkit.Scanner4, testkit.Bystander4, rangeScanner4, rangeNeighbour4, resetScanner4,
-		lapiDownScanner4, repeatScanner4, testkit.Scanner6, testkit.Bystander6, rangeScanner6, rangeNeighbour6, resetScanner6}
+		lapiDownScanner4, repeatScanner4, testkit.Scanner6, testkit.Bystander6, rangeScanner6, rangeNeighbour6, resetScanner6,
+		repeatScanner6}
 	for _, fam := range fleetScanners {
 		scannerAddrs = append(scannerAddrs, fam...)
 	}

@@ -12,5 +12,3 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 
 // testNet is a testkit.Net with the methods of this package's tests.
 type testNet struct{ *testkit.Net }
-
-func newTestNet(t *testing.T) *testNet { return &testNet{testkit.NewNet(t)} }

@@ -56,7 +56,7 @@ var costCases = []costCase{
 	{"nft", "", (*testNet).LoadNftExample, (*testNet).fillNft, true,
 		func(s string) string { return s }},
 	{"nft -4 24", " -4 24", func(n *testNet) { n.LoadNftEdited("iblock-only.nft", "define v4_mask = 255.255.255.0") },
-		(*testNet).fillNft, true, func(s string) string { return testkit.NftElementOf(prefix24(s)) }},
+		(*testNet).fillNft, true, func(s string) string { return netip.MustParsePrefix(prefix24(s)).Addr().String() }},
 	{"ipset", " -b ipset", (*testNet).LoadIpsetExample, (*testNet).fillIpset, false,
 		func(s string) string { return s }},
 	{"ipset -4 24", " -b ipset -4 24", (*testNet).LoadIpsetExample, (*testNet).fillIpset, false, prefix24},

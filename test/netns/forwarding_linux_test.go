@@ -9,7 +9,6 @@ package netns
 // the host, so that a forger cannot cut those networks off from anyone.
 
 import (
-	"strings"
 	"testing"
 
 	"iblock/internal/testkit"
@@ -23,11 +22,11 @@ var forwardingSetups = []linuxSetup{
 	{"kernel-side ipset", func(n *testNet, _ string) { kernelSetups[1].Start(n, "") }, kernelSetups[1].banLength},
 	{"iblock behind inetd, nft", func(n *testNet, _ string) { n.LoadNftExample(); n.StartInetd(""); n.Serve() },
 		func(n *testNet, addr string) string {
-			return iblockBanned(n.NftHas(testkit.SetName("iblocked", strings.Contains(addr, ":")), addr))
+			return iblockBanned(n.NftHas(testkit.IblockSet(n.T, "nft", addr), addr))
 		}},
 	{"iblock behind inetd, ipset", func(n *testNet, _ string) { n.LoadIpsetExample(); n.StartInetd(" -b ipset"); n.Serve() },
 		func(n *testNet, addr string) string {
-			return iblockBanned(kernelSetups[1].has(n, testkit.SetName("iblocked", strings.Contains(addr, ":")), addr))
+			return iblockBanned(kernelSetups[1].has(n, testkit.IblockSet(n.T, "ipset", addr), addr))
 		}},
 }
 

@@ -103,7 +103,7 @@ type linuxSetup struct {
 func (k kernelSetup) banLength(n *testNet, addr string) string {
 	v6 := strings.Contains(addr, ":")
 	switch {
-	case k.has(n, testkit.SetName("iblocked", v6), addr):
+	case k.has(n, testkit.IblockSet(n.T, k.name, addr), addr):
 		return "10d"
 	case k.has(n, testkit.SetName(k.short, v6), addr):
 		return "1h"
@@ -129,7 +129,7 @@ var linuxSetups = []linuxSetup{
 			n.Serve()
 		},
 		func(n *testNet, addr string) string {
-			if n.NftHas(testkit.SetName("iblocked", strings.Contains(addr, ":")), addr) {
+			if n.NftHas(testkit.IblockSet(n.T, "nft", addr), addr) {
 				return "10d"
 			}
 			return ""
