@@ -48,7 +48,8 @@
 //     commands in the server (Run, MustRun, Start, RunInput), listens
 //     there (Serve, ListenAndClose; ListenIn in any namespace), connects
 //     from the scanner (TouchTrap, Handshake, ConnectThenClose,
-//     ReachesService, WantReach, OpenSession; DialFrom any namespace), and
+//     ReachesService, WantReach, OpenSession; DialFrom any namespace,
+//     DialAs as a local account from a source port of its choice), and
 //     loads the shipped setups: LoadNftExample, LoadNftEdited,
 //     LoadIpsetExample, LoadKernelNft, LoadKernelIpset, or any of them
 //     edited (LoadNft, LoadIpset), StartInetd, StartSocketActivate,
@@ -64,8 +65,10 @@
 //     what saving and restoring the sets must keep, and Saved the part
 //     iblock-sets saves.
 //   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
-//   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
-//     with any source address (SendSYNs, SendSegments, SendEach);
+//   - Forging: a Segment (SYN, Packet) or a Datagram is sent from the
+//     scanner namespace with any source address (SendSYNs, SendSegments,
+//     SendEach, SendPackets); Probe is the first packet of each kind of
+//     scan in ProbeKinds (SYN, FIN, NULL, Xmas, Maimon, ACK, window, UDP);
 //     ForgeHandshake guesses the server's sequence number blind in the
 //     name of a ForgedVictim (RouteForgedVictims). What the server's TCP
 //     stack holds and counts: Listeners, HalfOpen, SyncookiesSent,
