@@ -12,8 +12,8 @@ import (
 )
 
 // defaultAllowlist is the loopback networks: a program on the machine that
-// touches a trap port through loopback is not banned, as the C original
-// would ban it. The machine's other addresses need no entry: iblock never
+// touches a trap port through loopback is not banned (the C original
+// would ban it). The machine's other addresses need no entry: iblock never
 // bans them, whatever the allowlist says (see spared). Each call returns
 // a list of its own.
 func defaultAllowlist() []netip.Prefix {
