@@ -20,8 +20,9 @@ iblock: *.go go.mod go.sum
 # then the checks of the shipped files and the system tests (see
 # internal/testkit/doc.go). Those of test/netns, test/boot and test/fleet
 # need the machine alone: make test runs one package at a time, every
-# one even when one fails.
-TESTDIRS =	. test/examples test/netns test/boot test/fleet
+# one even when one fails. test/fresh runs make demo and make test again,
+# on fresh Debian systems in containers.
+TESTDIRS =	. test/examples test/netns test/boot test/fleet test/fresh
 
 # go vet and a build for every system iblock runs on, then every test. Each
 # package is tested from its directory, so that go test shows the

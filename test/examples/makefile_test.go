@@ -114,7 +114,7 @@ func makeTestCalls() []string {
 			calls = append(calls, env+"vet .", env+"build -trimpath -ldflags -s -w -o /dev/null .")
 		}
 	}
-	for _, dir := range []string{"", "test/examples: ", "test/netns: ", "test/boot: ", "test/fleet: "} {
+	for _, dir := range []string{"", "test/examples: ", "test/netns: ", "test/boot: ", "test/fleet: ", "test/fresh: "} {
 		calls = append(calls, dir+"test -count=1")
 	}
 	return append(calls, fuzzCalls("5s")...)
