@@ -56,7 +56,9 @@
 //     FillIpset. SetName and NftElementOf are what iblock.8 says iblock
 //     adds. SetState (SecondsLeft) is what saving and restoring the sets
 //     must keep, and Saved the part iblock-sets saves.
-//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
+//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC), with the
+//     host-wide sysctl nf_log_all_netns set while any test needs it, or
+//     skips.
 //   - Forging: a Segment (SYN, Packet) is sent from the scanner namespace
 //     with any source address (SendSYNs, SendSegments, SendEach);
 //     ForgeHandshake guesses the server's sequence number blind in the
@@ -74,6 +76,8 @@
 // JournalMessages), powers off or loses power, and when its test ends
 // leaves nothing behind on the host (Footprint); what the containers of
 // test processes that were killed left is removed before the next boot.
+// Nspawn runs a command in a system without booting it, and Overlay
+// copies any directory for a test.
 // InstallLinuxFiles installs iblock and its Linux files into a root as
 // doc/linux.md says.
 //
