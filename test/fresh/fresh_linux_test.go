@@ -112,9 +112,11 @@ type system struct {
 func (m machine) newSystem(t *testing.T) *system {
 	t.Helper()
 	mu, _ := images.LoadOrStore(strings.Join(m.packages, ","), new(sync.Mutex))
-	mu.(*sync.Mutex).Lock()
-	root := testkit.OverlayOf(t, testkit.Image{Packages: m.packages})
-	mu.(*sync.Mutex).Unlock()
+	root := func() string {
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock() // also when the build fails the test
+		return testkit.OverlayOf(t, testkit.Image{Packages: m.packages})
+	}()
 	if m.user {
 		addUser(t, root)
 	}
