@@ -490,7 +490,7 @@ func (c *Container) Remove() {
 	if left := c.Footprint(); len(left) > 0 {
 		c.T.Errorf("container %s left on the host: %q", c.Name, left)
 	}
-	if c.T.Failed() && !c.consoleShown {
+	if c.T.Failed() && !c.consoleShown && c.nspawn != nil {
 		c.consoleShown = true
 		c.T.Logf("console of %s:\n%s", c.Name, c.console.String())
 	}

@@ -44,6 +44,10 @@ var machines = []machine{
 	{name: "make and systemd", packages: []string{"make", "systemd"}},
 	{name: "make only", packages: []string{"make"}},
 	{name: "make and systemd and nftables", packages: []string{"make", "systemd", "nftables"}, ownNetwork: true},
+	// The tools of the tests that run outside network namespaces, and
+	// those of the namespaces, which root cannot use there.
+	{name: "make and many tools", packages: []string{"make", "bmake", "mandoc", "strace", "time", "systemd",
+		"iproute2", "nftables", "ipset", "iptables", "openbsd-inetd"}},
 }
 
 const (
