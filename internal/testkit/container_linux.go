@@ -111,7 +111,8 @@ func CachedRootfs(t *testing.T, image Image) string {
 	key := sha256.Sum256([]byte(containerSuite + "\n" + strings.Join(image.Packages, ",") + "\n" +
 		strings.Join(image.Hooks, "\n") + "\n" + string(text)))
 	dir := filepath.Join(rootfsCache, "rootfs-"+hex.EncodeToString(key[:6]))
-	if _, err := os.Stat(filepath.Join(dir, "usr/lib/systemd/systemd")); err == nil {
+	// Every system, with systemd or without, has dpkg's database.
+	if _, err := os.Stat(filepath.Join(dir, "var/lib/dpkg/status")); err == nil {
 		return dir
 	}
 	if err := os.MkdirAll(rootfsCache, 0o755); err != nil {
@@ -158,7 +159,13 @@ func OverlayRoot(t *testing.T) string {
 // OverlayOf is OverlayRoot for a system with other packages.
 func OverlayOf(t *testing.T, image Image) string {
 	t.Helper()
-	lower := CachedRootfs(t, image)
+	return Overlay(t, CachedRootfs(t, image))
+}
+
+// Overlay mounts a writable overlay of the directory lower, which stays as
+// it is, and returns it. It is unmounted and removed when the test ends.
+func Overlay(t *testing.T, lower string) string {
+	t.Helper()
 	dir := t.TempDir()
 	upper, work, root := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
 	for _, d := range []string{upper, work, root} {
@@ -299,42 +306,18 @@ var staleCgroupsRemoved sync.Once
 // running. It reports the boot time.
 func Boot(t *testing.T, n *Net, root string, nspawnArgs ...string) *Container {
 	t.Helper()
-	nspawn := NeedTool(t, "systemd-nspawn")
 	NeedTool(t, "nsenter")
-	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation(); removeStaleLocks() })
-	c := &Container{T: t, Name: containerName(), Root: root, Net: n, exited: make(chan struct{})}
-	for _, r := range cgroupRoots() {
-		dir := filepath.Join(r, c.Name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		c.cgroups = append(c.cgroups, dir)
-	}
-	t.Cleanup(c.Remove)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newContainer(t, root)
+	c.Net = n
 	start := time.Now()
-	c.nspawn = exec.Command(exe, nspawn, "--quiet", "--boot", "--directory="+root, "--machine="+c.Name,
-		"--register=no", "--keep-unit", "--link-journal=no", "--console=read-only",
+	c.nspawn = c.command(append([]string{"--boot", "--link-journal=no", "--console=read-only",
 		// Without bpf(2), systemd in the container cannot enforce
 		// DevicePolicy= and IPAddressDeny=, and says nothing.
 		"--system-call-filter=bpf",
 		// The network namespace is the container's own: its firewall is
 		// the container's to change, as a machine's is.
-		"--network-namespace-path=/run/netns/"+n.Server, "--capability=CAP_NET_ADMIN")
-	c.nspawn.Args = append(c.nspawn.Args, nspawnArgs...)
-	c.nspawn.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"),
-		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
+		"--network-namespace-path=/run/netns/" + n.Server, "--capability=CAP_NET_ADMIN"}, nspawnArgs...)...)
 	c.nspawn.Stdout, c.nspawn.Stderr = &c.console, &c.console
-	// No Pdeathsig: Go ends threads that a goroutine left locked (as
-	// InNamespace does), and the signal would then kill nspawn while the
-	// test runs. A test process killed midway leaves the container to
-	// the next run's removeStaleCgroups.
-	if c.footprint, err = nspawnFootprint(c.Name, root); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.nspawn.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -343,6 +326,55 @@ func Boot(t *testing.T, n *Net, root string, nspawnArgs ...string) *Container {
 	c.WaitRunning()
 	Report(t, "booted systemd in %v", time.Since(start).Round(10*time.Millisecond))
 	return c
+}
+
+// Nspawn returns the command that runs systemd-nspawn, with nspawnArgs
+// and the command line they end with, in the system in root, without
+// booting it: in cgroups of its own, as Boot does. When the test ends,
+// what is left of it is killed and removed.
+func Nspawn(t *testing.T, root string, nspawnArgs ...string) *exec.Cmd {
+	t.Helper()
+	return newContainer(t, root).command(nspawnArgs...)
+}
+
+// newContainer names a container of the system in root and makes its
+// cgroups; it is removed when the test ends.
+func newContainer(t *testing.T, root string) *Container {
+	t.Helper()
+	NeedTool(t, "systemd-nspawn")
+	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation(); removeStaleLocks() })
+	c := &Container{T: t, Name: containerName(), Root: root, exited: make(chan struct{})}
+	for _, r := range cgroupRoots() {
+		dir := filepath.Join(r, c.Name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.cgroups = append(c.cgroups, dir)
+	}
+	t.Cleanup(c.Remove)
+	var err error
+	if c.footprint, err = nspawnFootprint(c.Name, root); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// command returns nspawn with nspawnArgs for c, started by the launcher
+// (this test binary, see init) in c's cgroups.
+func (c *Container) command(nspawnArgs ...string) *exec.Cmd {
+	c.T.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	cmd := exec.Command(exe, append([]string{NeedTool(c.T, "systemd-nspawn"), "--quiet", "--directory=" + c.Root,
+		"--machine=" + c.Name, "--register=no", "--keep-unit"}, nspawnArgs...)...)
+	cmd.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
+	// No Pdeathsig: Go ends threads that a goroutine left locked (as
+	// InNamespace does), and the signal would then kill nspawn while the
+	// test runs. A test process killed midway leaves the container to
+	// the next run's removeStaleCgroups.
+	return cmd
 }
 
 // waitPID1 finds the container's PID 1: nspawn's child, once it is systemd.
@@ -458,7 +490,7 @@ func (c *Container) Remove() {
 	if left := c.Footprint(); len(left) > 0 {
 		c.T.Errorf("container %s left on the host: %q", c.Name, left)
 	}
-	if c.T.Failed() && !c.consoleShown {
+	if c.T.Failed() && !c.consoleShown && c.nspawn != nil {
 		c.consoleShown = true
 		c.T.Logf("console of %s:\n%s", c.Name, c.console.String())
 	}

@@ -64,7 +64,9 @@
 //     shipped rulesets' sets of each family. SetState (SecondsLeft) is
 //     what saving and restoring the sets must keep, and Saved the part
 //     iblock-sets saves.
-//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC).
+//   - FollowKmsg reads the kernel log (KmsgSrc, Net.KmsgMAC), with the
+//     host-wide sysctl nf_log_all_netns set while any test needs it, or
+//     skips.
 //   - Forging: a Segment (SYN, Packet) or a Datagram is sent from the
 //     scanner namespace with any source address (SendSYNs, SendSegments,
 //     SendEach, SendPackets); Probe is the first packet of each kind of
@@ -87,6 +89,8 @@
 // BuildDeb builds the Debian package (make deb), AptInstall installs it
 // in a booted system; MakeInstall runs make install into a root, and
 // InstallLinuxFiles adds offline what doc/linux.md's lines do after it.
+// Nspawn runs a command in a system without booting it, and Overlay
+// copies any directory for a test.
 //
 // Example files (examples.go): ReadExample, ExampleLines,
 // ExampleWithPaths, UnitSettings.

@@ -3,6 +3,8 @@ package testkit
 import (
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +34,37 @@ func NeedRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		SkipOrFail(t, "needs root")
 	}
+}
+
+// NeedNetAdmin is NeedRoot for a test that makes network namespaces and
+// loads firewalls: it also skips when root lacks CAP_NET_ADMIN, as in a
+// container that shares the host's network.
+func NeedNetAdmin(t *testing.T) {
+	t.Helper()
+	NeedRoot(t)
+	if !hasCapability(capNetAdmin) {
+		SkipOrFail(t, "needs CAP_NET_ADMIN, which root lacks here (a container without a network of its own withholds it)")
+	}
+}
+
+// capNetAdmin is CAP_NET_ADMIN's bit in the capability sets.
+const capNetAdmin = 12
+
+// hasCapability reports whether this process has a capability in its
+// effective set, as Linux's /proc/self/status says; elsewhere, root has
+// them all.
+func hasCapability(bit uint) bool {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			set, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return err != nil || set&(1<<bit) != 0
+		}
+	}
+	return true
 }
 
 func SkipOrFail(t *testing.T, why string) {

@@ -11,6 +11,9 @@ package testkit
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strings"
@@ -21,40 +24,136 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// logAllNetns is the sysctl without which the kernel discards what "log"
-// statements write from any network namespace but the first.
-const logAllNetns = "/proc/sys/net/netfilter/nf_log_all_netns"
-
-var (
-	logAllNetnsMu    sync.Mutex
-	logAllNetnsUsers int
-	logAllNetnsOld   []byte
+// The kernel discards what "log" statements write from any network
+// namespace but the first unless the host-wide sysctl
+// net.netfilter.nf_log_all_netns is 1. While it is 1, anyone who can make
+// a network namespace (any user, through a user namespace) can write lines
+// into the host's kernel log. So a test that reads those lines sets it
+// only while it runs, and the last such test of every test process on the
+// machine puts the old value back. Each holds a read lock on the byte
+// netnsLoggingUsers of netnsLoggingLock while it needs the sysctl; the
+// byte netnsLoggingTurn serialises setting and putting back. The first
+// saves the old value in netnsLoggingSaved: a test process that was
+// killed leaves it there, and the next one to finish puts it back.
+const (
+	logAllNetns       = "/proc/sys/net/netfilter/nf_log_all_netns"
+	netnsLoggingDir   = "/run/iblock-test"
+	netnsLoggingLock  = netnsLoggingDir + "/nf_log_all_netns.lock"
+	netnsLoggingSaved = netnsLoggingDir + "/nf_log_all_netns.saved"
+	netnsLoggingUsers = 0
+	netnsLoggingTurn  = 1
 )
 
-// enableNetnsLogging sets nf_log_all_netns to 1 while at least one test of
-// this process needs it, and puts the old value back after the last one.
-func enableNetnsLogging(t *testing.T) {
+// needNetnsLogging sets nf_log_all_netns to 1 until the test ends, or
+// skips the test (fails it under IBLOCK_E2E=1) when it cannot: in a
+// container /proc/sys is read-only, or the sysctl is not there at all.
+func needNetnsLogging(t *testing.T) {
 	t.Helper()
-	logAllNetnsMu.Lock()
-	defer logAllNetnsMu.Unlock()
-	if logAllNetnsUsers == 0 {
-		old, err := os.ReadFile(logAllNetns)
-		if err != nil {
-			SkipOrFail(t, "no "+logAllNetns+": "+err.Error())
-		}
-		if err := os.WriteFile(logAllNetns, []byte("1\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		logAllNetnsOld = old
+	fd, err := lockNetnsLogging()
+	if err != nil {
+		t.Fatal(err)
 	}
-	logAllNetnsUsers++
+	if err := enableNetnsLogging(); err != nil {
+		unlockRange(fd, netnsLoggingTurn)
+		unix.Close(fd)
+		SkipOrFail(t, "needs the host-wide sysctl net.netfilter.nf_log_all_netns=1 to read the kernel log of "+
+			"network namespaces, and cannot set it: "+err.Error())
+	}
+	err = lockRange(fd, unix.F_RDLCK, netnsLoggingUsers, unix.F_OFD_SETLK)
+	unlockRange(fd, netnsLoggingTurn)
 	t.Cleanup(func() {
-		logAllNetnsMu.Lock()
-		defer logAllNetnsMu.Unlock()
-		if logAllNetnsUsers--; logAllNetnsUsers == 0 {
-			os.WriteFile(logAllNetns, logAllNetnsOld, 0o644)
+		if err := releaseNetnsLogging(fd); err != nil {
+			t.Errorf("nf_log_all_netns: %v", err)
 		}
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockNetnsLogging opens the lock file and waits for its turn.
+func lockNetnsLogging() (int, error) {
+	if err := os.MkdirAll(netnsLoggingDir, 0o755); err != nil {
+		return -1, err
+	}
+	fd, err := unix.Open(netnsLoggingLock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", netnsLoggingLock, err)
+	}
+	if err := lockRange(fd, unix.F_WRLCK, netnsLoggingTurn, unix.F_OFD_SETLKW); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// enableNetnsLogging saves the sysctl's value, unless a saved value is
+// already there, and sets it to 1. Its caller has the turn.
+func enableNetnsLogging() error {
+	old, err := os.ReadFile(logAllNetns)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stat(netnsLoggingSaved)
+	first := errors.Is(err, fs.ErrNotExist)
+	if first {
+		tmp := netnsLoggingSaved + ".new"
+		if err := os.WriteFile(tmp, old, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, netnsLoggingSaved); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(logAllNetns, []byte("1\n"), 0o644); err != nil {
+		if first {
+			os.Remove(netnsLoggingSaved)
+		}
+		return err
+	}
+	return nil
+}
+
+// releaseNetnsLogging ends a test's use of the sysctl, and puts the saved
+// value back when no test of any process uses it any more.
+func releaseNetnsLogging(fd int) error {
+	defer unix.Close(fd)
+	if err := lockRange(fd, unix.F_WRLCK, netnsLoggingTurn, unix.F_OFD_SETLKW); err != nil {
+		return err
+	}
+	unlockRange(fd, netnsLoggingUsers)
+	err := lockRange(fd, unix.F_WRLCK, netnsLoggingUsers, unix.F_OFD_SETLK)
+	if errors.Is(err, unix.EAGAIN) {
+		return nil // another test still reads the kernel log; it will put it back
+	}
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(netnsLoggingSaved)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = os.WriteFile(logAllNetns, old, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot put back the value saved in %s: %w", netnsLoggingSaved, err)
+	}
+	return os.Remove(netnsLoggingSaved)
+}
+
+// lockRange locks one byte of the lock file, with an open file
+// description's lock: it is this test's own, not the whole process's.
+func lockRange(fd int, kind int16, byteAt int64, cmd int) error {
+	lk := unix.Flock_t{Type: kind, Whence: io.SeekStart, Start: byteAt, Len: 1}
+	if err := unix.FcntlFlock(uintptr(fd), cmd, &lk); err != nil {
+		return fmt.Errorf("lock %s: %w", netnsLoggingLock, err)
+	}
+	return nil
+}
+
+func unlockRange(fd int, byteAt int64) {
+	lockRange(fd, unix.F_UNLCK, byteAt, unix.F_OFD_SETLK)
 }
 
 // Kmsg collects the kernel log's messages from its start on.
@@ -64,11 +163,14 @@ type Kmsg struct {
 }
 
 // FollowKmsg starts reading /dev/kmsg at its end, with netfilter logging
-// from network namespaces switched on, until the test ends.
+// from network namespaces switched on, until the test ends. It needs root
+// and the host-wide sysctl net.netfilter.nf_log_all_netns (see
+// needNetnsLogging), and changes the host: a test calls it once it has
+// found every tool it needs, and skips without it.
 func FollowKmsg(t *testing.T) *Kmsg {
 	t.Helper()
 	NeedRoot(t)
-	enableNetnsLogging(t)
+	needNetnsLogging(t)
 	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		SkipOrFail(t, "cannot read /dev/kmsg: "+err.Error())

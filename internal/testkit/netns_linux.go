@@ -68,7 +68,7 @@ func Seq() int { return int(netSeq.Add(1)) }
 // namespaces of test processes that no longer run are deleted first.
 func NewNamespace(t *testing.T, kind string) string {
 	t.Helper()
-	NeedRoot(t)
+	NeedNetAdmin(t)
 	NeedTool(t, "ip")
 	staleRemoved.Do(removeStaleNamespaces)
 	ns := "iblock-" + kind + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(Seq())
@@ -109,7 +109,7 @@ type Net struct {
 // NewNet creates the two namespaces, or skips without root and ip.
 func NewNet(t *testing.T) *Net {
 	t.Helper()
-	NeedRoot(t)
+	NeedNetAdmin(t)
 	NeedTool(t, "ip")
 	seq := Seq()
 	n := &Net{T: t, Server: NewNamespace(t, "srv"), Scanner: NewNamespace(t, "scn")}

@@ -105,7 +105,7 @@ var fuzzTargets = []string{"FuzzTableName", "FuzzAllowlist", "FuzzFlagsToArgv"}
 
 // makeTestCalls is what make test must run: vet, then vet and a build for
 // each system, then the tests of each package from its directory, one
-// after the other, then each fuzz target for 5 s.
+// after the other, then each fuzz target on 100 000 inputs.
 func makeTestCalls() []string {
 	calls := []string{"vet ./..."}
 	for _, goos := range []string{"openbsd", "freebsd", "netbsd", "linux"} {
@@ -114,10 +114,10 @@ func makeTestCalls() []string {
 			calls = append(calls, env+"vet .", env+"build -trimpath -ldflags -s -w -o /dev/null .")
 		}
 	}
-	for _, dir := range []string{"", "test/examples: ", "test/netns: ", "test/boot: ", "test/fleet: "} {
+	for _, dir := range []string{"", "test/examples: ", "test/netns: ", "test/boot: ", "test/fleet: ", "test/fresh: "} {
 		calls = append(calls, dir+"test -count=1")
 	}
-	return append(calls, fuzzCalls("5s")...)
+	return append(calls, fuzzCalls("100000x")...)
 }
 
 func fuzzCalls(fuzztime string) []string {

@@ -51,8 +51,12 @@ func startFleet(t *testing.T) *fleet {
 	if testing.Short() {
 		t.Skip("slow: a minute or more")
 	}
-	testkit.NeedTool(t, "nft")
-	testkit.NeedTool(t, "ipset")
+	// Every tool first: reading the kernel log changes the host.
+	testkit.NeedNetAdmin(t)
+	for _, tool := range []string{"ip", "nft", "ipset", "crowdsec", "cscli", "crowdsec-firewall-bouncer", "openssl",
+		"systemd-nspawn", "mmdebstrap"} {
+		testkit.NeedTool(t, tool)
+	}
 	kmsg := testkit.FollowKmsg(t)
 	fn := newFleetNet(t)
 	dir := t.TempDir()

@@ -93,8 +93,9 @@ func TestForgedHandshakeBansTheVictimOnlyShortly(t *testing.T) {
 	for _, k := range kernelSetups {
 		for _, l := range trapListeners {
 			t.Run(k.name+", "+l.name, func(t *testing.T) {
-				kmsg := testkit.FollowKmsg(t)
 				n := newTestNet(t)
+				k.needTools(t)
+				kmsg := testkit.FollowKmsg(t)
 				n.RouteForgedVictims()
 				l.start(k, n)
 				addrs := &scannerAddrs{n: n}

@@ -39,11 +39,22 @@ type kernelSetup struct {
 	load             func(*testNet)
 	allowSet, short  string // IPv4 names; IPv6 adds "6"
 	list             func(*testNet, string) []string
+	tools            []string // the programs that load it
 }
 
 var kernelSetups = []kernelSetup{
-	{"nft", "", (*testNet).LoadKernelNft, "allowed", "syn_banned", (*testNet).NftSet},
-	{"ipset", " -b ipset", (*testNet).LoadKernelIpset, "iblock_allow", "iblock_syn", (*testNet).IpsetSet},
+	{"nft", "", (*testNet).LoadKernelNft, "allowed", "syn_banned", (*testNet).NftSet, []string{"nft"}},
+	{"ipset", " -b ipset", (*testNet).LoadKernelIpset, "iblock_allow", "iblock_syn", (*testNet).IpsetSet,
+		[]string{"ipset", "iptables-restore", "ip6tables-restore"}},
+}
+
+// needTools skips the test unless the programs that load k are installed:
+// before it reads the kernel log, which changes the host (FollowKmsg).
+func (k kernelSetup) needTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range k.tools {
+		testkit.NeedTool(t, tool)
+	}
 }
 
 // start loads the ruleset, starts inetd with extra arguments for iblock
@@ -64,8 +75,9 @@ func (k kernelSetup) Start(n *testNet, extra string) {
 func eachKernelSetup(t *testing.T, test func(t *testing.T, k kernelSetup, n *testNet, kmsg *testkit.Kmsg)) {
 	for _, k := range kernelSetups {
 		t.Run(k.name, func(t *testing.T) {
-			kmsg := testkit.FollowKmsg(t)
-			test(t, k, newTestNet(t), kmsg)
+			n := newTestNet(t)
+			k.needTools(t)
+			test(t, k, n, testkit.FollowKmsg(t))
 		})
 	}
 }
@@ -138,8 +150,9 @@ var kernelFamilies = []kernelFamily{
 func TestKernelSideBansForgedSYNsShortlyAndHandshakesForTenDays(t *testing.T) {
 	for _, k := range kernelSetups {
 		t.Run(k.name, func(t *testing.T) {
-			kmsg := testkit.FollowKmsg(t)
 			n := newTestNet(t)
+			k.needTools(t)
+			kmsg := testkit.FollowKmsg(t)
 			n.addVictims()
 			k.Start(n, "")
 			for _, f := range kernelFamilies {
@@ -201,8 +214,9 @@ func (k kernelSetup) wantForgeryBounded(t *testing.T, n *testNet, kmsg *testkit.
 func TestKernelSideBurstOfAThousandSYNScannersLeavesAThousandBans(t *testing.T) {
 	for _, k := range kernelSetups {
 		t.Run(k.name, func(t *testing.T) {
-			kmsg := testkit.FollowKmsg(t)
 			n := newTestNet(t)
+			k.needTools(t)
+			kmsg := testkit.FollowKmsg(t)
 			k.Start(n, "")
 			srcs := make([]string, testkit.BurstSize)
 			for i := range srcs {
