@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -70,7 +69,7 @@ func readSmallFile(path string, limit int) ([]byte, error) {
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
@@ -80,7 +79,7 @@ func readSmallFile(path string, limit int) ([]byte, error) {
 			return buf, nil
 		}
 		if buf = buf[:len(buf)+n]; len(buf) > limit {
-			return nil, errors.New("larger than " + strconv.Itoa(limit>>20) + " MiB")
+			return nil, fmt.Errorf("larger than %d MiB", limit>>20)
 		}
 	}
 }
@@ -98,7 +97,7 @@ func parseAllowlist(text string) ([]netip.Prefix, error) {
 		}
 		p, err := parseAllowEntry(line)
 		if err != nil {
-			return nil, errors.New("line " + strconv.Itoa(i+1) + ": " + strconv.Quote(line) + " is not an address or a prefix")
+			return nil, fmt.Errorf("line %d: %q is not an address or a prefix", i+1, line)
 		}
 		list = append(list, p)
 	}
