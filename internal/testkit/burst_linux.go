@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"testing"
 	"time"
 )
 
@@ -23,7 +24,7 @@ func (n *Net) Burst() (results []BurstResult, peak int) {
 	}
 	cmd := exec.Command("ip", "netns", "exec", n.Scanner, exe)
 	cmd.Env = append(os.Environ(), burstEnv+"="+Server4+":"+BurstPorts)
-	stop := SamplePeak(func() int { return len(IblockProcesses()) })
+	stop := SamplePeak(func() int { return len(IblockProcesses(n.T)) })
 	out, err := cmd.Output()
 	peak = stop()
 	if err != nil {
@@ -56,10 +57,13 @@ func SamplePeak(count func() int) (stop func() int) {
 	return func() int { close(done); return <-peakc }
 }
 
-// IblockProcesses returns the pids of the running processes of Iblock.
-func IblockProcesses() []int {
+// IblockProcesses returns the pids of the running processes of the
+// iblock the tests built.
+func IblockProcesses(t testing.TB) []int {
+	t.Helper()
+	bin := Iblock(t)
 	var pids []int
-	for _, p := range Processes(func(exe string) bool { return exe == Iblock }) {
+	for _, p := range Processes(func(exe string) bool { return exe == bin }) {
 		pids = append(pids, p.Pid)
 	}
 	return pids

@@ -59,11 +59,7 @@ const (
 // sigShutdown asks systemd as PID 1 for a clean poweroff (SIGRTMIN+3).
 const sigShutdown = syscall.Signal(34 + 3)
 
-var (
-	containerSeq  sync.Mutex
-	containerNext int
-	staleCgroups  = regexp.MustCompile(`^iblock-nspawn-(\d+)-\d+$`)
-)
+var staleCgroups = regexp.MustCompile(`^iblock-nspawn-(\d+)-\d+$`)
 
 // init turns this test binary into nspawn's launcher when cgroupsEnv is
 // set: it moves itself into those cgroups, then executes its arguments.
@@ -219,10 +215,7 @@ func (b *lockedBuffer) String() string {
 
 // containerName returns a machine name unique to this test process.
 func containerName() string {
-	containerSeq.Lock()
-	defer containerSeq.Unlock()
-	containerNext++
-	return fmt.Sprintf("iblock-nspawn-%d-%d", os.Getpid(), containerNext)
+	return fmt.Sprintf("iblock-nspawn-%d-%d", os.Getpid(), Seq())
 }
 
 // cgroupRoots are the hierarchies nspawn needs a cgroup in: the named

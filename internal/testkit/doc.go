@@ -8,7 +8,7 @@
 //
 //	func TestMain(m *testing.M) { testkit.Main(m) }
 //
-// which builds iblock once (Iblock, logging to the test syslogd Log),
+// which builds iblock once (Iblock(t), logging to the test syslogd Log(t)),
 // runs the tests from the module's root directory, and lets the test
 // binary, started again under another name, act as a fake or as the
 // scanner side of a burst.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -93,7 +94,7 @@ func (n *Net) StartInetdEdited(edit func(line string) string) {
 	inetd := NeedTool(n.T, "inetd")
 	var conf strings.Builder
 	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
-		conf.WriteString(edit(exampleFiles().Replace(line)) + "\n")
+		conf.WriteString(edit(exampleFiles(n.T).Replace(line)) + "\n")
 	}
 	path := filepath.Join(n.T.TempDir(), "inetd.conf")
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
@@ -116,7 +117,7 @@ func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
 		n.T.Fatalf("units: %v %v", socket, service)
 	}
 	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
-	argv = append(argv, strings.Fields(exampleFiles().Replace(service["ExecStart"]))...)
+	argv = append(argv, strings.Fields(exampleFiles(n.T).Replace(service["ExecStart"]))...)
 	n.Start(argv...)
 	n.WaitListening(IblockPort)
 	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
@@ -156,6 +157,6 @@ func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []strin
 // exampleFiles replaces the installed paths the examples' command lines
 // name, iblock's and its allow file's, with the test's iblock and the
 // example allow file.
-func exampleFiles() *strings.Replacer {
-	return strings.NewReplacer("/usr/local/bin/iblock", Iblock, "/etc/iblock/allow", SourcePath("examples/linux/allow"))
+func exampleFiles(t testing.TB) *strings.Replacer {
+	return strings.NewReplacer("/usr/local/bin/iblock", Iblock(t), "/etc/iblock/allow", SourcePath("examples/linux/allow"))
 }
