@@ -30,7 +30,7 @@ import (
 // and otherwise builds iblock once and runs the tests.
 func Main(m *testing.M) {
 	RunFakeIfNamed()
-	RunBurstIfAsked()
+	runBurstIfAsked()
 	os.Exit(Run(m))
 }
 
@@ -170,8 +170,8 @@ type Connection struct {
 	Exit     int
 	Pid      int
 	Logs     []LogLine
-	Received []byte // what the scanner read before the connection closed
-	Calls    []FakeCall
+	received []byte // what the scanner read before the connection closed
+	Calls    []fakeCall
 	Elapsed  time.Duration
 }
 
@@ -179,13 +179,13 @@ type Connection struct {
 type Scanner struct {
 	Listen string // "127.0.0.1:0", "[::1]:0", "[::]:0"
 	From   string // source address, "" for the kernel's choice
-	Dial   string // address to dial, "" for the listener's own
+	dial   string // address to dial, "" for the listener's own
 }
 
 var (
 	Loopback4      = Scanner{Listen: "127.0.0.1:0"}
 	Loopback6      = Scanner{Listen: "[::1]:0"}
-	LoopbackMapped = Scanner{Listen: "[::]:0", Dial: "127.0.0.1"}
+	LoopbackMapped = Scanner{Listen: "[::]:0", dial: "127.0.0.1"}
 )
 
 // RunInetd accepts one connection from the scanner and runs bin with the
@@ -200,7 +200,7 @@ func RunInetd(t *testing.T, bin string, fk *FakeDir, sc Scanner, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Received = received; len(received) != 0 {
+	if c.received = received; len(received) != 0 {
 		t.Errorf("the scanner received %d bytes: %q", len(received), received)
 	}
 	return c
@@ -216,9 +216,9 @@ func AcceptAndRun(sc Scanner, serve func(sock *os.File) error) ([]byte, error) {
 	}
 	defer ln.Close()
 	target := ln.Addr().String()
-	if sc.Dial != "" {
+	if sc.dial != "" {
 		_, port, _ := net.SplitHostPort(target)
-		target = net.JoinHostPort(sc.Dial, port)
+		target = net.JoinHostPort(sc.dial, port)
 	}
 	dialer := net.Dialer{Timeout: 5 * time.Second}
 	if sc.From != "" {
@@ -257,12 +257,12 @@ func AcceptAndRun(sc Scanner, serve func(sock *os.File) error) ([]byte, error) {
 func RunWithStdio(t *testing.T, bin string, fk *FakeDir, stdin, out *os.File, args ...string) Connection {
 	t.Helper()
 	log := Log(t)
-	since := log.Mark(t)
+	since := log.mark(t)
 	c, err := RunIblock(bin, fk, stdin, out, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Logs = log.LinesOf(t, c.Pid, since)
+	c.Logs = log.linesOf(t, c.Pid, since)
 	c.Calls = fk.Calls(t)
 	return c
 }

@@ -144,12 +144,12 @@ var Families = []Family{
 // bystander still gets through.
 func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []string, path string) {
 	n.T.Helper()
-	session := n.OpenSession(f.Scanner, f.Server)
+	session := n.openSession(f.Scanner, f.Server)
 	took := n.TouchTrap(f.Scanner, f.Server)
 	WantElements(n.T, f.Set, elements(f.Set), f.Scanner)
 	Report(n.T, "time to block an %s scanner through %s: %v", f.Name, path, took.Round(100*time.Microsecond))
 	n.WantReach(f.Server, map[string]bool{f.Scanner: false, f.Bystander: true})
-	if SessionAlive(session) {
+	if sessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
 }

@@ -48,10 +48,10 @@ func (n *Net) Listeners(port string) (v4, v6 bool) {
 	return n.serverSockets("tcp", tcpListen, onPort), n.serverSockets("tcp6", tcpListen, onPort)
 }
 
-// HalfOpen reports whether the server namespace holds a half-open
+// halfOpen reports whether the server namespace holds a half-open
 // handshake (SYN_RECV) with peer. An IPv4 peer of a dual-stack listener
 // is in the IPv6 table, as an IPv4-mapped address.
-func (n *Net) HalfOpen(peer netip.Addr) bool {
+func (n *Net) halfOpen(peer netip.Addr) bool {
 	from := func(hex string) func(_, remote string) bool {
 		return func(_, remote string) bool { return strings.HasPrefix(remote, hex+":") }
 	}
