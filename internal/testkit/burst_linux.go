@@ -1,5 +1,9 @@
 package testkit
 
+// A burst: BurstSize scanners at once from the scanner namespace against
+// the trap ports, each from its own address (BurstAddress); Summarize
+// sums up what they saw.
+
 import (
 	"encoding/json"
 	"fmt"

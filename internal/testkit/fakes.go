@@ -90,7 +90,10 @@ func MakeFakeDir(dir string) (*FakeDir, error) {
 
 func (fk *FakeDir) Path(name string) string { return filepath.Join(fk.Dir, name) }
 
-// SetMode makes the fakes misbehave as the comma-separated words of mode say.
+// SetMode makes the fakes misbehave as the comma-separated words of mode
+// say: "hang", "flood", "orphan", "add-fails", "show-fails", "doas-deny",
+// "overlap", "overlap-always", "set-full", "set-missing", "vet-fails"
+// (see the fakes below).
 func (fk *FakeDir) SetMode(t *testing.T, mode string) {
 	t.Helper()
 	if err := os.WriteFile(fk.Path("mode"), []byte(mode), 0o644); err != nil {

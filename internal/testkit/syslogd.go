@@ -1,5 +1,10 @@
 package testkit
 
+// A syslogd on a unix datagram socket, as iblock's syslog(3) expects: it
+// files iblock's lines by pid, so that a test reads the lines of its own
+// run (Lines, Count, Matching), and Sync waits until every line sent
+// before it has been read.
+
 import (
 	"errors"
 	"net"
