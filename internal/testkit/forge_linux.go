@@ -152,13 +152,6 @@ func ForgedVictim(i int, v6 bool) string {
 	return fmt.Sprintf("203.0.113.%d", 100+i)
 }
 
-// RouteForgedVictims routes the forged victims' networks from the server
-// to the scanner namespace, which drops what it receives for them.
-func (n *Net) RouteForgedVictims() {
-	n.T.Helper()
-	n.IPBatch(n.Server, "route add 203.0.113.0/24 via "+Scanner4, "route add 2001:db8:f0::/48 via "+Scanner6)
-}
-
 // packet returns the segment in an IP packet of its family.
 func (s Segment) packet() []byte {
 	tcp := make([]byte, 20)

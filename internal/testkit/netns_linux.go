@@ -278,13 +278,6 @@ func ListenIn(t *testing.T, ns, addr string, handle func(net.Conn)) {
 	}()
 }
 
-// ListenAndClose listens on addr in the server namespace and closes each
-// connection it accepts, as the trap does once it has banned.
-func (n *Net) ListenAndClose(addr string) {
-	n.T.Helper()
-	ListenIn(n.T, n.Server, addr, func(c net.Conn) { c.Close() })
-}
-
 // WaitListening waits until something listens on port in the server
 // namespace, without connecting: a connection there would be a ban.
 func (n *Net) WaitListening(port string) {

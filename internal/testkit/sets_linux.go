@@ -1,14 +1,13 @@
 package testkit
 
-// One reader and one filler of the kernel's sets, nft and ipset alike.
-// The reader streams: holding a listing of a million elements in memory
-// would raise the test process's peak memory, which every program it
-// starts afterwards reports as its own (exec keeps the high-water mark
-// of the memory it replaces).
+// One reader of the kernel's sets, nft and ipset alike. It streams:
+// holding a listing of a million elements in memory would raise the test
+// process's peak memory, which every program it starts afterwards
+// reports as its own (exec keeps the high-water mark of the memory it
+// replaces).
 
 import (
 	"bufio"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -191,27 +190,4 @@ func TimeLeft(elem string) (time.Duration, bool) {
 		return d, true
 	}
 	return ipsetTimeout(elem)
-}
-
-// FillNft adds addrs to a set of table inet iblock, ten thousand an
-// element statement, in one nft run.
-func (n *Net) FillNft(set string, addrs []string) {
-	n.T.Helper()
-	var b strings.Builder
-	for len(addrs) > 0 {
-		k := min(len(addrs), 10000)
-		fmt.Fprintf(&b, "add element inet iblock %s { %s }\n", set, strings.Join(addrs[:k], ", "))
-		addrs = addrs[k:]
-	}
-	n.MustRun("nft", "-f", WriteTemp(n.T, "fill.nft", b.String()))
-}
-
-// FillIpset adds addrs to an ipset with ipset restore.
-func (n *Net) FillIpset(set string, addrs []string) {
-	n.T.Helper()
-	var b strings.Builder
-	for _, a := range addrs {
-		fmt.Fprintf(&b, "add %s %s\n", set, a)
-	}
-	n.RunInput(WriteTemp(n.T, "fill.ipset", b.String()), "ipset", "-exist", "restore")
 }

@@ -6,7 +6,6 @@ package testkit
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,39 +23,6 @@ func (n *Net) LoadKernelNft() { n.T.Helper(); n.LoadNft("iblock.nft", nil) }
 func (n *Net) LoadNft(name string, edit func(text string) string) {
 	n.T.Helper()
 	n.MustRun(NeedTool(n.T, "nft"), "-f", n.examplePath(name, edit))
-}
-
-// LoadNftEdited loads an example ruleset with each "define name = value"
-// given replacing the file's definition of that name.
-func (n *Net) LoadNftEdited(name string, defines ...string) {
-	n.T.Helper()
-	n.LoadNft(name, func(text string) string {
-		for _, d := range defines {
-			key, _, _ := strings.Cut(d, "=")
-			line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
-			if !line.MatchString(text) {
-				n.T.Fatalf("%s has no %s", name, key)
-			}
-			text = line.ReplaceAllLiteralString(text, d)
-		}
-		return text
-	})
-}
-
-// LoadIpsetExample creates the sets and rules of the ipset examples for
-// iblock alone: without their *mangle part, as their comment says.
-func (n *Net) LoadIpsetExample() {
-	n.T.Helper()
-	mangle := regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`)
-	n.LoadIpset(func(name, text string) string {
-		if name == "ipset.conf" {
-			return text
-		}
-		if !mangle.MatchString(text) {
-			n.T.Fatalf("%s has no part to leave out", name)
-		}
-		return mangle.ReplaceAllString(text, "")
-	})
 }
 
 // LoadKernelIpset creates the sets and rules of the ipset examples as
@@ -78,13 +44,6 @@ func (n *Net) LoadIpset(edit func(name, text string) string) {
 	for tool, name := range map[string]string{"iptables-restore": "iptables.rules", "ip6tables-restore": "ip6tables.rules"} {
 		n.RunInput(n.examplePath(name, editOf(name)), NeedTool(n.T, tool), "--noflush")
 	}
-}
-
-// StartInetd runs Debian's openbsd-inetd in the server namespace with the
-// Linux example's lines, each given extra arguments.
-func (n *Net) StartInetd(extra string) {
-	n.T.Helper()
-	n.StartInetdEdited(func(line string) string { return line + extra })
 }
 
 // StartInetdEdited runs openbsd-inetd with the Linux example's lines, the

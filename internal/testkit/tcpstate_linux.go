@@ -6,14 +6,11 @@ package testkit
 // port would be a ban.
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // TCP states as /proc/net/tcp writes them.
@@ -87,20 +84,4 @@ func (n *Net) SyncookiesSent() int {
 		return nil
 	})
 	return v
-}
-
-// Received returns how many packets the server's veth received and how
-// many it dropped: a forgery counts only if its segments arrived.
-func (n *Net) Received(t *testing.T) (packets, dropped uint64) {
-	t.Helper()
-	var links []struct {
-		Stats struct {
-			RX struct{ Packets, Dropped uint64 } `json:"rx"`
-		} `json:"stats64"`
-	}
-	out := MustCombined(t, exec.Command("ip", "-n", n.Server, "-j", "-s", "link", "show", "dev", "veth0"))
-	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -j -s link: %v %s", err, out)
-	}
-	return links[0].Stats.RX.Packets, links[0].Stats.RX.Dropped
 }
