@@ -141,6 +141,14 @@ func NewNet(t *testing.T) *Net {
 	return n
 }
 
+// NetOf returns the Net of a server and a scanner namespace that the test
+// made and joined itself (NewNamespace, IPBatch), as the fleet's hosts
+// on one LAN: a Net's methods work on it as on NewNet's. The scanner may
+// be "" for a Net that only runs commands in the server namespace.
+func NetOf(t *testing.T, server, scanner string) *Net {
+	return &Net{T: t, Server: server, Scanner: scanner}
+}
+
 // IPBatch runs ip commands ("link set lo up", ...) in namespace ns.
 func (n *Net) IPBatch(ns string, cmds ...string) { n.T.Helper(); IPBatch(n.T, ns, cmds...) }
 

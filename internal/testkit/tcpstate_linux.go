@@ -1,9 +1,8 @@
 package testkit
 
 // What the server namespace's TCP stack holds and counts, read from its
-// /proc files and from ip: listeners, half-open handshakes, SYN cookies
-// sent, packets received. None of it connects: a connection to a trap
-// port would be a ban.
+// /proc files: listeners, half-open handshakes, SYN cookies sent. None of
+// it connects: a connection to a trap port would be a ban.
 
 import (
 	"fmt"
