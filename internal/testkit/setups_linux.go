@@ -4,10 +4,6 @@ package testkit
 // namespace of a Net, as the documentation tells a reader to.
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
 	"time"
 )
 
@@ -46,45 +42,6 @@ func (n *Net) LoadIpset(edit func(name, text string) string) {
 	}
 }
 
-// StartInetdEdited runs openbsd-inetd with the Linux example's lines, the
-// installed paths replaced (exampleFiles), and each line edited.
-func (n *Net) StartInetdEdited(edit func(line string) string) {
-	n.T.Helper()
-	inetd := NeedTool(n.T, "inetd")
-	var conf strings.Builder
-	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
-		conf.WriteString(edit(exampleFiles(n.T).Replace(line)) + "\n")
-	}
-	path := filepath.Join(n.T.TempDir(), "inetd.conf")
-	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
-		n.T.Fatal(err)
-	}
-	n.Start(inetd, "-d", path)
-	n.WaitListening(IblockPort)
-}
-
-// StartSocketActivate runs the command line of iblock@.service, after the
-// wrapper if any, under systemd-socket-activate on the socket of
-// iblock.socket, which must be one dual-stack IPv6 socket. It returns the
-// socket's settings.
-func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
-	n.T.Helper()
-	activate := NeedTool(n.T, "systemd-socket-activate")
-	socket := UnitSettings(n.T, "linux/iblock.socket")
-	service := UnitSettings(n.T, "linux/iblock@.service")
-	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" {
-		n.T.Fatalf("units: %v %v", socket, service)
-	}
-	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
-	argv = append(argv, strings.Fields(exampleFiles(n.T).Replace(service["ExecStart"]))...)
-	n.Start(argv...)
-	n.WaitListening(IblockPort)
-	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
-		n.T.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
-	}
-	return socket
-}
-
 // Family is one address family's side of a test: the server's address,
 // the scanner's, a bystander's, and the set of iblock's bans.
 type Family struct {
@@ -111,11 +68,4 @@ func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []strin
 	if sessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
-}
-
-// exampleFiles replaces the installed paths the examples' command lines
-// name, iblock's and its allow file's, with the test's iblock and the
-// example allow file.
-func exampleFiles(t testing.TB) *strings.Replacer {
-	return strings.NewReplacer("/usr/local/bin/iblock", Iblock(t), "/etc/iblock/allow", SourcePath("examples/linux/allow"))
 }

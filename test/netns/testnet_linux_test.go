@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,4 +109,50 @@ func (n *testNet) Received(t *testing.T) (packets, dropped uint64) {
 		t.Fatalf("ip -j -s link: %v %s", err, out)
 	}
 	return links[0].Stats.RX.Packets, links[0].Stats.RX.Dropped
+}
+
+// StartInetdEdited runs openbsd-inetd with the Linux example's lines, the
+// installed paths replaced (exampleFiles), and each line edited.
+func (n *testNet) StartInetdEdited(edit func(line string) string) {
+	n.T.Helper()
+	inetd := testkit.NeedTool(n.T, "inetd")
+	var conf strings.Builder
+	for _, line := range testkit.ExampleLines(n.T, "linux/inetd.conf") {
+		conf.WriteString(edit(exampleFiles(n.T).Replace(line)) + "\n")
+	}
+	path := filepath.Join(n.T.TempDir(), "inetd.conf")
+	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
+		n.T.Fatal(err)
+	}
+	n.Start(inetd, "-d", path)
+	n.WaitListening(testkit.IblockPort)
+}
+
+// StartSocketActivate runs the command line of iblock@.service, after the
+// wrapper if any, under systemd-socket-activate on the socket of
+// iblock.socket, which must be one dual-stack IPv6 socket. It returns the
+// socket's settings.
+func (n *testNet) StartSocketActivate(wrapper ...string) map[string]string {
+	n.T.Helper()
+	activate := testkit.NeedTool(n.T, "systemd-socket-activate")
+	socket := testkit.UnitSettings(n.T, "linux/iblock.socket")
+	service := testkit.UnitSettings(n.T, "linux/iblock@.service")
+	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" {
+		n.T.Fatalf("units: %v %v", socket, service)
+	}
+	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
+	argv = append(argv, strings.Fields(exampleFiles(n.T).Replace(service["ExecStart"]))...)
+	n.Start(argv...)
+	n.WaitListening(testkit.IblockPort)
+	if v4, v6 := n.Listeners(testkit.IblockPort); v4 || !v6 {
+		n.T.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
+	}
+	return socket
+}
+
+// exampleFiles replaces the installed paths the examples' command lines
+// name, iblock's and its allow file's, with the test's iblock and the
+// example allow file.
+func exampleFiles(t testing.TB) *strings.Replacer {
+	return strings.NewReplacer("/usr/local/bin/iblock", testkit.Iblock(t), "/etc/iblock/allow", testkit.SourcePath("examples/linux/allow"))
 }
