@@ -65,8 +65,10 @@ type kit struct {
 	iblock string
 	// otherLog is a second iblock, built on first use, that logs to a
 	// path where each test that needs another kind of syslogd (none, one
-	// that never reads, a stream socket) puts its own.
-	otherLog func() (string, error)
+	// that never reads, a stream socket) puts its own; the test that
+	// listens there holds otherLogTurn: those tests take turns.
+	otherLog     func() (string, error)
+	otherLogTurn sync.Mutex
 }
 
 // theKit sets the kit up on its first call; Run makes that call.
@@ -120,10 +122,6 @@ func Iblock(t testing.TB) string { t.Helper(); return kitOf(t).iblock }
 // Log returns the test syslogd that Iblock logs to.
 func Log(t testing.TB) *Syslogd { t.Helper(); return kitOf(t).log }
 
-// otherLogTurn is held by the test that listens on the other iblock's
-// socket: the tests that need it take turns.
-var otherLogTurn sync.Mutex
-
 // IblockWithOtherLog returns an iblock and the path of its syslog socket,
 // free for the test to listen on until it ends.
 func IblockWithOtherLog(t *testing.T) (bin, socket string) {
@@ -134,11 +132,11 @@ func IblockWithOtherLog(t *testing.T) (bin, socket string) {
 		t.Fatal(err)
 	}
 	socket = k.otherLogSocket()
-	otherLogTurn.Lock()
+	k.otherLogTurn.Lock()
 	os.Remove(socket)
 	t.Cleanup(func() {
 		os.Remove(socket)
-		otherLogTurn.Unlock()
+		k.otherLogTurn.Unlock()
 	})
 	return bin, socket
 }
