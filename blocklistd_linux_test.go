@@ -36,7 +36,7 @@ func runReporting(t *testing.T, sc testkit.Scanner, socket string, bl *testkit.F
 	fk := testkit.NewFakeDir(t)
 	received, err := testkit.AcceptAndRun(sc, func(sock *os.File) error {
 		r.remote, r.local = socketAddrs(t, sock)
-		r.Connection = testkit.RunWithStdio(t, testkit.Iblock, fk, sock, sock, args...)
+		r.Connection = testkit.RunWithStdio(t, testkit.Iblock(t), fk, sock, sock, args...)
 		if bl != nil {
 			r.report, r.got = bl.Receive(t, 5*time.Second)
 		}
@@ -124,7 +124,7 @@ func TestBlocklistdGetsNoReportOfAPeerThatIsNotTCP(t *testing.T) {
 	bl := testkit.ListenBlocklistd(t, t.TempDir())
 	sock, _ := connectedUDPPair(t, "udp4")
 	fk := testkit.NewFakeDir(t)
-	c := testkit.RunWithStdio(t, testkit.Iblock, fk, sock, sock, "-w", "/dev/null", "-b", "blocklistd", "-c", bl.Path)
+	c := testkit.RunWithStdio(t, testkit.Iblock(t), fk, sock, sock, "-w", "/dev/null", "-b", "blocklistd", "-c", bl.Path)
 	c.WantExit(t, exitFailure)
 	wantOneError(t, c, wantDatagramRefused)
 	bl.WantNone(t)
@@ -193,11 +193,11 @@ func TestBlocklistdBusyRunningItsHelperStillGetsTheReport(t *testing.T) {
 	bl := testkit.ListenBlocklistd(t, t.TempDir())
 	queued := bl.Fill(t)
 	done := make(chan reported, 1)
-	since := testkit.Log.Count("blocking 127.0.0.1")
+	since := testkit.Log(t).Count("blocking 127.0.0.1")
 	go func() { done <- runReporting(t, testkit.Loopback4, bl.Path, nil, "-w", "/dev/null") }()
 	// iblock says "blocking" just before it sends.
 	testkit.WaitUntil(t, 10*time.Second, "iblock's blocking line", func() bool {
-		return testkit.Log.Count("blocking 127.0.0.1") > since
+		return testkit.Log(t).Count("blocking 127.0.0.1") > since
 	})
 	report := func() bool {
 		for {

@@ -66,7 +66,7 @@ func TestEveryFirewallFaultEndsInOneClearErrorAndNothingLeftRunning(t *testing.T
 			if tc.v6 {
 				sc = testkit.Loopback6
 			}
-			c := testkit.RunInetd(t, testkit.Iblock, fk, sc, "-w", "/dev/null", "-b", backend, "-d", helper, "-c", fk.Path(program))
+			c := testkit.RunInetd(t, testkit.Iblock(t), fk, sc, "-w", "/dev/null", "-b", backend, "-d", helper, "-c", fk.Path(program))
 			c.WantExit(t, exitFailure)
 			wantOneError(t, c, strings.ReplaceAll(tc.want, "DIR/", fk.Dir+"/"))
 			for _, call := range c.Calls {

@@ -39,7 +39,7 @@ var programOf = map[string]string{"pf": "pfctl", "npf": "npfctl", "nft": "nft", 
 // check runs the case and fails the test unless it ended as the case says.
 func (tc connCase) check(t *testing.T) testkit.Connection {
 	t.Helper()
-	return tc.checkWith(t, testkit.Iblock)
+	return tc.checkWith(t, testkit.Iblock(t))
 }
 
 // checkWith is check with another build of iblock.
@@ -199,7 +199,7 @@ func TestBadAllowlistBlocksNothing(t *testing.T) {
 		{"/dev/zero", "allowlist /dev/zero: not a regular file"},
 		{fk.Dir, "allowlist " + fk.Dir + ": not a regular file"},
 	} {
-		c := testkit.RunInetd(t, testkit.Iblock, fk, testkit.Loopback4, "-w", tc.file, "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
+		c := testkit.RunInetd(t, testkit.Iblock(t), fk, testkit.Loopback4, "-w", tc.file, "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
 		c.WantExit(t, exitFailure)
 		c.WantArgv(t)
 		wantOneError(t, c, tc.want)
@@ -266,7 +266,7 @@ func TestStdinThatIsNotAConnectionIsRefused(t *testing.T) {
 	} {
 		fk := testkit.NewFakeDir(t)
 		stderr, _ := os.Create(filepath.Join(fk.Dir, "stderr"))
-		c := testkit.RunWithStdio(t, testkit.Iblock, fk, tc.stdin, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
+		c := testkit.RunWithStdio(t, testkit.Iblock(t), fk, tc.stdin, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
 		stderr.Close()
 		c.WantExit(t, tc.exit)
 		c.WantArgv(t)
@@ -282,7 +282,7 @@ func TestSocketInheritedOnFd3NeverReachesPrograms(t *testing.T) {
 	t.Parallel()
 	fk := testkit.NewFakeDir(t)
 	fk.ExtraFiles = []*os.File{testkit.UnixSocketPair(t)} // as systemd passes the connection on fd 3
-	c := testkit.RunInetd(t, testkit.Iblock, fk, testkit.Loopback4, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.Path("nft"))
+	c := testkit.RunInetd(t, testkit.Iblock(t), fk, testkit.Loopback4, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.Path("nft"))
 	c.WantExit(t, exitOK)
 	if len(c.Calls) != 1 {
 		t.Fatalf("ran %d commands", len(c.Calls))

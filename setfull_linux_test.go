@@ -41,7 +41,7 @@ func TestRealFullSetIsSaidInWords(t *testing.T) {
 			// iblock reads the peer from a connection on the host's
 			// loopback; the firewall it changes is the namespace's.
 			fk := testkit.NewFakeDir(t)
-			c := testkit.RunInetd(t, ip, fk, testkit.Loopback4, "netns", "exec", ns, testkit.Iblock,
+			c := testkit.RunInetd(t, ip, fk, testkit.Loopback4, "netns", "exec", ns, testkit.Iblock(t),
 				"-w", "/dev/null", "-b", tc.backend, "-d", "none", "-c", program)
 			c.WantExit(t, exitFailure)
 			wantOneError(t, c, tc.full)

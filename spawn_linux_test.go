@@ -48,7 +48,7 @@ func TestDevNullIsOpenedOnceBeforeThePeerIsRead(t *testing.T) {
 	}
 	trace := fk.Path("trace")
 	c := testkit.RunInetd(t, strace, fk, testkit.Loopback4, "-f", "-o", trace, "-e", "trace=openat,getpeername,execve",
-		testkit.Iblock, "-w", allow, "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
+		testkit.Iblock(t), "-w", allow, "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
 	c.WantExit(t, exitOK)
 	if len(c.Calls) != 2 {
 		t.Errorf("ran %d programs, want pfctl's add and kill", len(c.Calls))

@@ -27,7 +27,7 @@ func TestConnectedUDPSocketIsRefused(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			sock, peer := connectedUDPPair(t, network)
 			fk := testkit.NewFakeDir(t)
-			c := testkit.RunWithStdio(t, testkit.Iblock, fk, sock, sock, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.Path("nft"))
+			c := testkit.RunWithStdio(t, testkit.Iblock(t), fk, sock, sock, "-w", "/dev/null", "-b", "nft", "-d", "none", "-c", fk.Path("nft"))
 			c.WantExit(t, exitFailure)
 			c.WantArgv(t)
 			wantOneError(t, c, wantDatagramRefused)
@@ -51,7 +51,7 @@ func TestDatagramRefusalIsSaidOnStderrRunByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testkit.RunWithStdio(t, testkit.Iblock, fk, sock, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
+	c := testkit.RunWithStdio(t, testkit.Iblock(t), fk, sock, stderr, "-w", "/dev/null", "-b", "pf", "-d", "none", "-c", fk.Path("pfctl"))
 	stderr.Close()
 	c.WantExit(t, exitFailure)
 	c.WantArgv(t)

@@ -23,8 +23,8 @@ import (
 const (
 	BlHeaderLen = 144 // four uint32 and a 128-byte sockaddr_storage
 	BlVersion   = 1
-	BlAdd       = 1 // bl_type_t on the wire; BLOCKLIST_* of blocklist(3) differ
-	BlDelete    = 2
+	blAdd       = 1 // bl_type_t on the wire; BLOCKLIST_* of blocklist(3) differ
+	blDelete    = 2
 	BlAbuse     = 3
 	blRecvBuf   = 512 // bl_recv's buffer
 )
@@ -122,8 +122,8 @@ func (b *FakeBlocklistd) Fill(t *testing.T) int {
 	return 0
 }
 
-// Drain reads and drops every datagram waiting.
-func (b *FakeBlocklistd) Drain(t *testing.T) {
+// drain reads and drops every datagram waiting.
+func (b *FakeBlocklistd) drain(t *testing.T) {
 	t.Helper()
 	for {
 		if _, ok := b.Receive(t, 0); !ok {

@@ -18,8 +18,8 @@ const (
 	burstConcurrency = 64
 )
 
-// BurstResult is what one scanner of a burst saw.
-type BurstResult struct {
+// burstResult is what one scanner of a burst saw.
+type burstResult struct {
 	From     string
 	Start    time.Time // when it connected
 	Took     time.Duration
@@ -37,9 +37,9 @@ func BurstAddress(i int) string {
 // burstEnv starts the scanner side of a burst in a re-executed test binary.
 const burstEnv = "IBLOCK_BURST"
 
-// RunBurstIfAsked makes the test binary the scanner side of a burst and
+// runBurstIfAsked makes the test binary the scanner side of a burst and
 // exit when Net.Burst started it; otherwise it returns. Main calls it.
-func RunBurstIfAsked() {
+func runBurstIfAsked() {
 	if spec := os.Getenv(burstEnv); spec != "" {
 		os.Exit(runBurst(spec))
 	}
@@ -52,7 +52,7 @@ func RunBurstIfAsked() {
 func runBurst(spec string) int {
 	host, portList, _ := strings.Cut(spec, ":")
 	ports := strings.Split(portList, ",")
-	results := make([]BurstResult, BurstSize)
+	results := make([]burstResult, BurstSize)
 	slots := make(chan struct{}, burstConcurrency)
 	var wg sync.WaitGroup
 	for i := range results {
@@ -70,8 +70,8 @@ func runBurst(spec string) int {
 	return 0
 }
 
-func hitTrap(from, to string) BurstResult {
-	r := BurstResult{From: from, Start: time.Now()}
+func hitTrap(from, to string) burstResult {
+	r := burstResult{From: from, Start: time.Now()}
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c, err := d.Dial("tcp", to)
 	if err != nil {

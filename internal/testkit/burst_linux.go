@@ -1,29 +1,34 @@
 package testkit
 
+// A burst: BurstSize scanners at once from the scanner namespace against
+// the trap ports, each from its own address (BurstAddress); Summarize
+// sums up what they saw.
+
 import (
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"sort"
+	"testing"
 	"time"
 )
 
-// BurstPorts are the trap ports a burst spreads its scanners over.
-const BurstPorts = "23,445,1433,3389,5900"
+// burstPorts are the trap ports a burst spreads its scanners over.
+const burstPorts = "23,445,1433,3389,5900"
 
 // Burst runs a burst of BurstSize scanners from the scanner namespace
 // against the trap ports of the server, and returns what each saw and
 // the most iblocks (the one the tests built) that ran at once meanwhile.
-func (n *Net) Burst() (results []BurstResult, peak int) {
+func (n *Net) Burst() (results []burstResult, peak int) {
 	n.T.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		n.T.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", n.Scanner, exe)
-	cmd.Env = append(os.Environ(), burstEnv+"="+Server4+":"+BurstPorts)
-	stop := SamplePeak(func() int { return len(IblockProcesses()) })
+	cmd.Env = append(os.Environ(), burstEnv+"="+Server4+":"+burstPorts)
+	stop := SamplePeak(func() int { return len(IblockProcesses(n.T)) })
 	out, err := cmd.Output()
 	peak = stop()
 	if err != nil {
@@ -56,28 +61,31 @@ func SamplePeak(count func() int) (stop func() int) {
 	return func() int { close(done); return <-peakc }
 }
 
-// IblockProcesses returns the pids of the running processes of Iblock.
-func IblockProcesses() []int {
+// IblockProcesses returns the pids of the running processes of the
+// iblock the tests built.
+func IblockProcesses(t testing.TB) []int {
+	t.Helper()
+	bin := Iblock(t)
 	var pids []int
-	for _, p := range Processes(func(exe string) bool { return exe == Iblock }) {
-		pids = append(pids, p.Pid)
+	for _, p := range processes(func(exe string) bool { return exe == bin }) {
+		pids = append(pids, p.pid)
 	}
 	return pids
 }
 
-// BurstSummary is what a burst achieved: how many scanners were banned,
+// burstSummary is what a burst achieved: how many scanners were banned,
 // how fast, and how long each waited.
-type BurstSummary struct {
+type burstSummary struct {
 	Banned            int
 	Failed            []string
-	PerSecond         float64
-	Median, P99, Slow time.Duration
+	perSecond         float64
+	median, p99, slow time.Duration
 }
 
 // Summarize counts as banned each scanner that connected, received
 // nothing and whose address is in banned.
-func Summarize(results []BurstResult, banned map[string]bool) BurstSummary {
-	var s BurstSummary
+func Summarize(results []burstResult, banned map[string]bool) burstSummary {
+	var s burstSummary
 	var took []time.Duration
 	first, last := results[0].Start, results[0].Start
 	for _, r := range results {
@@ -98,13 +106,13 @@ func Summarize(results []BurstResult, banned map[string]bool) BurstSummary {
 		return s
 	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	s.Median, s.P99, s.Slow = took[len(took)/2], took[len(took)*99/100], took[len(took)-1]
-	s.PerSecond = float64(s.Banned) / last.Sub(first).Seconds()
+	s.median, s.p99, s.slow = took[len(took)/2], took[len(took)*99/100], took[len(took)-1]
+	s.perSecond = float64(s.Banned) / last.Sub(first).Seconds()
 	return s
 }
 
-func (s BurstSummary) String() string {
+func (s burstSummary) String() string {
 	ms := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
 	return fmt.Sprintf("%d of %d banned, %.0f bans/s; time to block: median %v, 99th percentile %v, slowest %v",
-		s.Banned, BurstSize, s.PerSecond, ms(s.Median), ms(s.P99), ms(s.Slow))
+		s.Banned, BurstSize, s.perSecond, ms(s.median), ms(s.p99), ms(s.slow))
 }

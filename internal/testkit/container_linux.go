@@ -59,11 +59,7 @@ const (
 // sigShutdown asks systemd as PID 1 for a clean poweroff (SIGRTMIN+3).
 const sigShutdown = syscall.Signal(34 + 3)
 
-var (
-	containerSeq  sync.Mutex
-	containerNext int
-	staleCgroups  = regexp.MustCompile(`^iblock-nspawn-(\d+)-\d+$`)
-)
+var staleCgroups = regexp.MustCompile(`^iblock-nspawn-(\d+)-\d+$`)
 
 // init turns this test binary into nspawn's launcher when cgroupsEnv is
 // set: it moves itself into those cgroups, then executes its arguments.
@@ -98,9 +94,9 @@ func hostSources(t *testing.T) string {
 	return ""
 }
 
-// CachedRootfs returns the root file system of image, built with
+// cachedRootfs returns the root file system of image, built with
 // mmdebstrap when the cache holds none for its packages and hooks.
-func CachedRootfs(t *testing.T, image Image) string {
+func cachedRootfs(t *testing.T, image Image) string {
 	t.Helper()
 	mmdebstrap := NeedTool(t, "mmdebstrap")
 	sources := hostSources(t)
@@ -159,7 +155,7 @@ func OverlayRoot(t *testing.T) string {
 // OverlayOf is OverlayRoot for a system with other packages.
 func OverlayOf(t *testing.T, image Image) string {
 	t.Helper()
-	return Overlay(t, CachedRootfs(t, image))
+	return Overlay(t, cachedRootfs(t, image))
 }
 
 // Overlay mounts a writable overlay of the directory lower, which stays as
@@ -184,11 +180,11 @@ func Overlay(t *testing.T, lower string) string {
 // Container is one booted system.
 type Container struct {
 	T       *testing.T
-	Name    string
+	name    string
 	Root    string
-	Net     *Net
+	net     *Net
 	nspawn  *exec.Cmd
-	PID1    int
+	pid1    int
 	exited  chan struct{}
 	console lockedBuffer
 	// consoleShown: a failed test shows the console once.
@@ -219,10 +215,7 @@ func (b *lockedBuffer) String() string {
 
 // containerName returns a machine name unique to this test process.
 func containerName() string {
-	containerSeq.Lock()
-	defer containerSeq.Unlock()
-	containerNext++
-	return fmt.Sprintf("iblock-nspawn-%d-%d", os.Getpid(), containerNext)
+	return fmt.Sprintf("iblock-nspawn-%d-%d", os.Getpid(), Seq())
 }
 
 // cgroupRoots are the hierarchies nspawn needs a cgroup in: the named
@@ -308,7 +301,7 @@ func Boot(t *testing.T, n *Net, root string, nspawnArgs ...string) *Container {
 	t.Helper()
 	NeedTool(t, "nsenter")
 	c := newContainer(t, root)
-	c.Net = n
+	c.net = n
 	start := time.Now()
 	c.nspawn = c.command(append([]string{"--boot", "--link-journal=no", "--console=read-only",
 		// Without bpf(2), systemd in the container cannot enforce
@@ -323,7 +316,7 @@ func Boot(t *testing.T, n *Net, root string, nspawnArgs ...string) *Container {
 	}
 	go func() { c.nspawn.Wait(); close(c.exited) }()
 	c.waitPID1()
-	c.WaitRunning()
+	c.waitRunning()
 	Report(t, "booted systemd in %v", time.Since(start).Round(10*time.Millisecond))
 	return c
 }
@@ -343,9 +336,9 @@ func newContainer(t *testing.T, root string) *Container {
 	t.Helper()
 	NeedTool(t, "systemd-nspawn")
 	staleCgroupsRemoved.Do(func() { removeStaleCgroups(); removeStalePropagation(); removeStaleLocks() })
-	c := &Container{T: t, Name: containerName(), Root: root, exited: make(chan struct{})}
+	c := &Container{T: t, name: containerName(), Root: root, exited: make(chan struct{})}
 	for _, r := range cgroupRoots() {
-		dir := filepath.Join(r, c.Name)
+		dir := filepath.Join(r, c.name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +346,7 @@ func newContainer(t *testing.T, root string) *Container {
 	}
 	t.Cleanup(c.Remove)
 	var err error
-	if c.footprint, err = nspawnFootprint(c.Name, root); err != nil {
+	if c.footprint, err = nspawnFootprint(c.name, root); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -368,7 +361,7 @@ func (c *Container) command(nspawnArgs ...string) *exec.Cmd {
 		c.T.Fatal(err)
 	}
 	cmd := exec.Command(exe, append([]string{NeedTool(c.T, "systemd-nspawn"), "--quiet", "--directory=" + c.Root,
-		"--machine=" + c.Name, "--register=no", "--keep-unit"}, nspawnArgs...)...)
+		"--machine=" + c.name, "--register=no", "--keep-unit"}, nspawnArgs...)...)
 	cmd.Env = append(os.Environ(), cgroupsEnv+"="+strings.Join(c.cgroups, ":"), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	// No Pdeathsig: Go ends threads that a goroutine left locked (as
 	// InNamespace does), and the signal would then kill nspawn while the
@@ -386,19 +379,19 @@ func (c *Container) waitPID1() {
 			c.T.Fatalf("nspawn exited: %v\n%s", c.nspawn.ProcessState, c.console.String())
 		default:
 		}
-		c.PID1 = 0
-		for _, p := range Processes(func(exe string) bool { return strings.HasSuffix(exe, "/systemd") }) {
-			if p.Parent == c.nspawn.Process.Pid {
-				c.PID1 = p.Pid
+		c.pid1 = 0
+		for _, p := range processes(func(exe string) bool { return strings.HasSuffix(exe, "/systemd") }) {
+			if p.parent == c.nspawn.Process.Pid {
+				c.pid1 = p.pid
 			}
 		}
-		return c.PID1 != 0
+		return c.pid1 != 0
 	})
 }
 
-// WaitRunning waits until systemd has finished starting the system, and
+// waitRunning waits until systemd has finished starting the system, and
 // fails the test unless every unit started.
-func (c *Container) WaitRunning() {
+func (c *Container) waitRunning() {
 	c.T.Helper()
 	var state string
 	WaitUntil(c.T, 60*time.Second, "systemd did not finish booting", func() bool {
@@ -428,7 +421,7 @@ func (c *Container) WaitRunning() {
 // Command returns a command that runs inside the container, in all its
 // namespaces, with a fixed environment.
 func (c *Container) Command(argv ...string) *exec.Cmd {
-	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(c.PID1), "-a", "--"}, argv...)...)
+	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(c.pid1), "-a", "--"}, argv...)...)
 	cmd.Env = []string{containerPath, "LANG=C.UTF-8"}
 	return cmd
 }
@@ -446,19 +439,19 @@ func (c *Container) MustRun(argv ...string) string {
 func (c *Container) Poweroff() time.Duration {
 	c.T.Helper()
 	start := time.Now()
-	unix.Kill(c.PID1, sigShutdown)
-	c.WaitExited("a clean shutdown")
+	unix.Kill(c.pid1, sigShutdown)
+	c.waitExited("a clean shutdown")
 	return time.Since(start)
 }
 
 // PowerCut kills the system at once: no unit is stopped, nothing saved.
 func (c *Container) PowerCut() {
 	c.T.Helper()
-	unix.Kill(c.PID1, unix.SIGKILL)
-	c.WaitExited("a power cut")
+	unix.Kill(c.pid1, unix.SIGKILL)
+	c.waitExited("a power cut")
 }
 
-func (c *Container) WaitExited(what string) {
+func (c *Container) waitExited(what string) {
 	c.T.Helper()
 	select {
 	case <-c.exited:
@@ -478,21 +471,21 @@ func (c *Container) Remove() {
 	}
 	for _, dir := range c.cgroups {
 		if err := removeCgroup(dir); err != nil {
-			c.T.Errorf("container %s: %v", c.Name, err)
+			c.T.Errorf("container %s: %v", c.name, err)
 		}
 	}
 	c.cgroups = nil
 	for _, p := range c.footprint {
 		if err := os.RemoveAll(p); err != nil {
-			c.T.Errorf("container %s: %v", c.Name, err)
+			c.T.Errorf("container %s: %v", c.name, err)
 		}
 	}
 	if left := c.Footprint(); len(left) > 0 {
-		c.T.Errorf("container %s left on the host: %q", c.Name, left)
+		c.T.Errorf("container %s left on the host: %q", c.name, left)
 	}
 	if c.T.Failed() && !c.consoleShown && c.nspawn != nil {
 		c.consoleShown = true
-		c.T.Logf("console of %s:\n%s", c.Name, c.console.String())
+		c.T.Logf("console of %s:\n%s", c.name, c.console.String())
 	}
 }
 

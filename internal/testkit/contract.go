@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// Contract is testdata/contract.txt: what iblock.8 says iblock runs, as
+// contract is testdata/contract.txt: what iblock.8 says iblock runs, as
 // data, so that no test states it again in code.
-type Contract struct {
+type contract struct {
 	Env   string // the whole environment of the programs iblock runs
 	Cases []ContractCase
 }
@@ -25,7 +25,7 @@ type ContractCase struct {
 }
 
 // ReadContract reads testdata/contract.txt.
-func ReadContract(t testing.TB) *Contract {
+func ReadContract(t testing.TB) *contract {
 	t.Helper()
 	data, err := os.ReadFile(SourcePath("testdata/contract.txt"))
 	if err != nil {
@@ -38,8 +38,8 @@ func ReadContract(t testing.TB) *Contract {
 	return c
 }
 
-func parseContract(text string) (*Contract, error) {
-	c := &Contract{}
+func parseContract(text string) (*contract, error) {
+	c := &contract{}
 	var last *ContractCase
 	for i, line := range strings.Split(text, "\n") {
 		word, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -64,7 +64,7 @@ func parseContract(text string) (*Contract, error) {
 
 // Backend returns the cases of a backend, those whose arguments have
 // "-b name".
-func (c *Contract) Backend(name string) []ContractCase {
+func (c *contract) Backend(name string) []ContractCase {
 	var cases []ContractCase
 	for _, tc := range c.Cases {
 		if i := slices.Index(tc.Args, "-b"); i >= 0 && i+1 < len(tc.Args) && tc.Args[i+1] == name {

@@ -34,7 +34,7 @@ func ExampleLines(t testing.TB, name string) []string {
 // path of iblock replaced by the one the tests built.
 func ExampleWithPaths(t testing.TB, name string) string {
 	t.Helper()
-	return strings.ReplaceAll(ReadExample(t, name), "/usr/local/bin/iblock", Iblock)
+	return strings.ReplaceAll(ReadExample(t, name), "/usr/local/bin/iblock", Iblock(t))
 }
 
 // UnitSettings reads the Key=Value lines of an example unit.

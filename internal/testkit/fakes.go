@@ -43,8 +43,8 @@ var fakes = map[string]func(args []string) int{
 	Forge:    forgeDatagrams,
 }
 
-// FakeCall is one run of a fake, as recorded.
-type FakeCall struct {
+// fakeCall is one run of a fake, as recorded.
+type fakeCall struct {
 	Pid          int
 	Argv         []string
 	Env          []string
@@ -90,7 +90,10 @@ func MakeFakeDir(dir string) (*FakeDir, error) {
 
 func (fk *FakeDir) Path(name string) string { return filepath.Join(fk.Dir, name) }
 
-// SetMode makes the fakes misbehave as the comma-separated words of mode say.
+// SetMode makes the fakes misbehave as the comma-separated words of mode
+// say: "hang", "flood", "orphan", "add-fails", "show-fails", "doas-deny",
+// "overlap", "overlap-always", "set-full", "set-missing", "vet-fails"
+// (see the fakes below).
 func (fk *FakeDir) SetMode(t *testing.T, mode string) {
 	t.Helper()
 	if err := os.WriteFile(fk.Path("mode"), []byte(mode), 0o644); err != nil {
@@ -116,7 +119,7 @@ func (fk *FakeDir) Env() []string {
 // Calls returns what the fakes recorded, and clears it. Each call must
 // have come from iblock as the contract says: /dev/null as stdin, a pipe
 // as output, no socket, and the contract's environment alone.
-func (fk *FakeDir) Calls(t *testing.T) []FakeCall {
+func (fk *FakeDir) Calls(t *testing.T) []fakeCall {
 	t.Helper()
 	calls, err := fk.ReadCalls()
 	if err != nil {
@@ -136,7 +139,7 @@ func (fk *FakeDir) Calls(t *testing.T) []FakeCall {
 }
 
 // ReadCalls returns what the fakes recorded, and clears it.
-func (fk *FakeDir) ReadCalls() ([]FakeCall, error) {
+func (fk *FakeDir) ReadCalls() ([]fakeCall, error) {
 	data, err := os.ReadFile(fk.record)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -145,9 +148,9 @@ func (fk *FakeDir) ReadCalls() ([]FakeCall, error) {
 		return nil, err
 	}
 	os.Remove(fk.record)
-	var calls []FakeCall
+	var calls []fakeCall
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var c FakeCall
+		var c fakeCall
 		if err := json.Unmarshal([]byte(line), &c); err != nil {
 			return nil, fmt.Errorf("record %q: %v", line, err)
 		}
@@ -181,7 +184,7 @@ func fakeMode(m string) bool {
 
 // recordCall appends this process's argv and stdio to the record file.
 func recordCall() {
-	c := FakeCall{Pid: os.Getpid(), Argv: os.Args, Env: os.Environ(), StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
+	c := fakeCall{Pid: os.Getpid(), Argv: os.Args, Env: os.Environ(), StdinDevNull: isDevNull(0), OutputPipe: samePipe(1, 2)}
 	c.Dir, _ = os.Getwd()
 	for fd := 0; fd < 64; fd++ {
 		var st syscall.Stat_t

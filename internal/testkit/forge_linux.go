@@ -24,28 +24,28 @@ type Segment struct {
 }
 
 const (
-	FlagFIN = 0x01
-	FlagSYN = 0x02
-	FlagRST = 0x04
-	FlagPSH = 0x08
+	flagFIN = 0x01
+	flagSYN = 0x02
+	flagRST = 0x04
+	flagPSH = 0x08
 	FlagACK = 0x10
-	FlagURG = 0x20
+	flagURG = 0x20
 )
 
 // Probe is a scan's first packet to dst:dport from src:sport, for each
 // kind of scan nmap knows without a handshake (-sS, -sF, -sN, -sX, -sM,
 // -sA, -sW: the window scan sends the ACK scan's packet) and UDP (-sU).
 func Probe(kind string, src, dst netip.Addr, sport, dport uint16) []byte {
-	flags := map[string]byte{"SYN": FlagSYN, "FIN": FlagFIN, "NULL": 0, "Xmas": FlagFIN | FlagPSH | FlagURG,
-		"Maimon": FlagFIN | FlagACK, "ACK": FlagACK, "window": FlagACK}
+	flags := map[string]byte{"SYN": flagSYN, "FIN": flagFIN, "NULL": 0, "Xmas": flagFIN | flagPSH | flagURG,
+		"Maimon": flagFIN | FlagACK, "ACK": FlagACK, "window": FlagACK}
 	if kind == "UDP" {
-		return Datagram{Src: src, Dst: dst, Sport: sport, Dport: dport}.Packet()
+		return datagram{src: src, dst: dst, sport: sport, dport: dport}.packet()
 	}
 	f, ok := flags[kind]
 	if !ok {
 		panic("no probe " + kind)
 	}
-	return Segment{Src: src, Dst: dst, Sport: sport, Dport: dport, Seq: 0x1b10c000 + uint32(sport), Flags: f}.Packet()
+	return Segment{Src: src, Dst: dst, Sport: sport, Dport: dport, Seq: 0x1b10c000 + uint32(sport), Flags: f}.packet()
 }
 
 // ProbeKinds are the kinds Probe sends.
@@ -53,7 +53,7 @@ var ProbeKinds = []string{"SYN", "FIN", "NULL", "Xmas", "Maimon", "ACK", "window
 
 // SYN is the segment a SYN scanner sends from src:sport to dst:dport.
 func SYN(src, dst netip.Addr, sport, dport uint16) Segment {
-	return Segment{Src: src, Dst: dst, Sport: sport, Dport: dport, Seq: 0x1b10c000 + uint32(sport), Flags: FlagSYN}
+	return Segment{Src: src, Dst: dst, Sport: sport, Dport: dport, Seq: 0x1b10c000 + uint32(sport), Flags: flagSYN}
 }
 
 // SendSYNs sends one SYN from each source to dst:port, from the scanner
@@ -93,7 +93,7 @@ func (n *Net) SendEach(dst netip.Addr, next func() (Segment, bool)) error {
 		if !ok {
 			return nil, false
 		}
-		return s.Packet(), true
+		return s.packet(), true
 	})
 }
 
@@ -127,11 +127,11 @@ func (n *Net) SendPackets(dst netip.Addr, next func() ([]byte, bool)) error {
 func (n *Net) ForgeHandshake(t *testing.T, victim, dst string, sport uint16, acks []uint32) {
 	t.Helper()
 	syn := Segment{Src: netip.MustParseAddr(victim), Dst: netip.MustParseAddr(dst), Sport: sport, Dport: 23,
-		Seq: 0x5eed0000 + uint32(sport), Flags: FlagSYN}
+		Seq: 0x5eed0000 + uint32(sport), Flags: flagSYN}
 	cookies := n.SyncookiesSent()
 	n.SendSegments(t, []Segment{syn})
 	WaitUntil(t, 5*time.Second, "the server's answer to "+victim, func() bool {
-		return n.HalfOpen(syn.Src) || n.SyncookiesSent() > cookies
+		return n.halfOpen(syn.Src) || n.SyncookiesSent() > cookies
 	})
 	segs := make([]Segment, len(acks))
 	for i, a := range acks {
@@ -152,15 +152,8 @@ func ForgedVictim(i int, v6 bool) string {
 	return fmt.Sprintf("203.0.113.%d", 100+i)
 }
 
-// RouteForgedVictims routes the forged victims' networks from the server
-// to the scanner namespace, which drops what it receives for them.
-func (n *Net) RouteForgedVictims() {
-	n.T.Helper()
-	n.IPBatch(n.Server, "route add 203.0.113.0/24 via "+Scanner4, "route add 2001:db8:f0::/48 via "+Scanner6)
-}
-
-// Packet returns the segment in an IP packet of its family.
-func (s Segment) Packet() []byte {
+// packet returns the segment in an IP packet of its family.
+func (s Segment) packet() []byte {
 	tcp := make([]byte, 20)
 	binary.BigEndian.PutUint16(tcp[0:], s.Sport)
 	binary.BigEndian.PutUint16(tcp[2:], s.Dport)
@@ -171,20 +164,20 @@ func (s Segment) Packet() []byte {
 	return ipPacket(s.Src, s.Dst, unix.IPPROTO_TCP, tcp, 16)
 }
 
-// Datagram is one UDP datagram with no payload, as a UDP scan's probe of
+// datagram is one UDP datagram with no payload, as a UDP scan's probe of
 // a port whose service it does not know.
-type Datagram struct {
-	Src, Dst     netip.Addr
-	Sport, Dport uint16
+type datagram struct {
+	src, dst     netip.Addr
+	sport, dport uint16
 }
 
-// Packet returns the datagram in an IP packet of its family.
-func (d Datagram) Packet() []byte {
+// packet returns the datagram in an IP packet of its family.
+func (d datagram) packet() []byte {
 	udp := make([]byte, 8)
-	binary.BigEndian.PutUint16(udp[0:], d.Sport)
-	binary.BigEndian.PutUint16(udp[2:], d.Dport)
+	binary.BigEndian.PutUint16(udp[0:], d.sport)
+	binary.BigEndian.PutUint16(udp[2:], d.dport)
 	binary.BigEndian.PutUint16(udp[4:], 8)
-	return ipPacket(d.Src, d.Dst, unix.IPPROTO_UDP, udp, 6)
+	return ipPacket(d.src, d.dst, unix.IPPROTO_UDP, udp, 6)
 }
 
 // ipPacket puts a TCP or UDP header in an IP packet of src's family, with

@@ -25,28 +25,18 @@ import (
 	"time"
 )
 
-var (
-	// Dir is a directory of the test process, removed when the tests end.
-	Dir string
-	// Iblock is iblock, built once by Run, logging to Log.
-	Iblock string
-	// Log is the test syslogd that Iblock logs to.
-	Log *Syslogd
-)
-
 // Main is the TestMain of a package that runs iblock: the test binary
 // acts as a fake when started under a fake's name (see RunFakeIfNamed),
 // and otherwise builds iblock once and runs the tests.
 func Main(m *testing.M) {
 	RunFakeIfNamed()
-	RunBurstIfAsked()
+	runBurstIfAsked()
 	os.Exit(Run(m))
 }
 
-// Run builds iblock into Dir, logging to the test syslogd Log, runs the
-// tests from the module's root directory and returns their exit status.
-// A TestMain that has modes of its own calls RunFakeIfNamed, then its
-// modes, then Run.
+// Run builds iblock, logging to the test syslogd, runs the tests from the
+// module's root directory and returns their exit status. A TestMain that
+// has modes of its own calls RunFakeIfNamed, then its modes, then Run.
 func Run(m *testing.M) int {
 	// The tests name the source's files from its root (examples/...,
 	// iblock.8), whichever package they are in.
@@ -57,57 +47,98 @@ func Run(m *testing.M) int {
 	if err := os.Chdir(root); err != nil {
 		return fatalSetup(err)
 	}
-	if Dir, err = os.MkdirTemp("", "iblock-test-"); err != nil {
-		return fatalSetup(err)
-	}
-	defer os.RemoveAll(Dir)
-	Log, err = ListenSyslog(filepath.Join(Dir, "log"))
+	// The build happens before the tests, once: a build that fails stops
+	// the test binary instead of failing each test.
+	k, err := theKit()
 	if err != nil {
 		return fatalSetup(err)
 	}
-	// The end-to-end tests run iblock as an unprivileged user too.
-	if err := errors.Join(os.Chmod(Dir, 0o755), os.Chmod(Log.Path, 0o666)); err != nil {
-		return fatalSetup(err)
-	}
-	defer Log.Close()
-	Iblock = filepath.Join(Dir, "iblock")
-	if err := Build(Iblock, Log.Path); err != nil {
-		return fatalSetup(err)
-	}
+	defer k.tearDown()
 	return m.Run()
 }
 
-// A second iblock, built on first use, logs to a path where each test that
-// needs another kind of syslogd (none, one that never reads, a stream
-// socket) puts its own; those tests take turns.
-var (
-	otherLog struct {
-		build sync.Once
-		bin   string
-		err   error
-		turn  sync.Mutex
-	}
-)
+// kit is what a test binary sets up once: a directory removed when the
+// tests end, the test syslogd in it, and iblock built to log there.
+type kit struct {
+	dir    string
+	log    *Syslogd
+	iblock string
+	// otherLog is a second iblock, built on first use, that logs to a
+	// path where each test that needs another kind of syslogd (none, one
+	// that never reads, a stream socket) puts its own; the test that
+	// listens there holds otherLogTurn: those tests take turns.
+	otherLog     func() (string, error)
+	otherLogTurn sync.Mutex
+}
 
-// IblockWithOtherLog returns that iblock and the path of its syslog socket,
+// theKit sets the kit up on its first call; Run makes that call.
+var theKit = sync.OnceValues(setUp)
+
+func setUp() (*kit, error) {
+	dir, err := os.MkdirTemp("", "iblock-test-")
+	if err != nil {
+		return nil, err
+	}
+	k := &kit{dir: dir, iblock: filepath.Join(dir, "iblock")}
+	if k.log, err = ListenSyslog(filepath.Join(dir, "log")); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// The end-to-end tests run iblock as an unprivileged user too.
+	err = errors.Join(os.Chmod(dir, 0o755), os.Chmod(k.log.Path, 0o666))
+	if err == nil {
+		err = Build(k.iblock, k.log.Path)
+	}
+	if err != nil {
+		k.tearDown()
+		return nil, err
+	}
+	k.otherLog = sync.OnceValues(func() (string, error) {
+		bin := filepath.Join(dir, "iblock-other-log")
+		return bin, Build(bin, k.otherLogSocket())
+	})
+	return k, nil
+}
+
+func (k *kit) tearDown() {
+	k.log.Close()
+	os.RemoveAll(k.dir)
+}
+
+func (k *kit) otherLogSocket() string { return filepath.Join(k.dir, "other-log") }
+
+func kitOf(t testing.TB) *kit {
+	t.Helper()
+	k, err := theKit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Iblock returns iblock as the test binary built it, logging to Log.
+func Iblock(t testing.TB) string { t.Helper(); return kitOf(t).iblock }
+
+// Log returns the test syslogd that Iblock logs to.
+func Log(t testing.TB) *Syslogd { t.Helper(); return kitOf(t).log }
+
+// IblockWithOtherLog returns an iblock and the path of its syslog socket,
 // free for the test to listen on until it ends.
 func IblockWithOtherLog(t *testing.T) (bin, socket string) {
 	t.Helper()
-	socket = filepath.Join(Dir, "other-log")
-	otherLog.build.Do(func() {
-		otherLog.bin = filepath.Join(Dir, "iblock-other-log")
-		otherLog.err = Build(otherLog.bin, socket)
-	})
-	if otherLog.err != nil {
-		t.Fatal(otherLog.err)
+	k := kitOf(t)
+	bin, err := k.otherLog()
+	if err != nil {
+		t.Fatal(err)
 	}
-	otherLog.turn.Lock()
+	socket = k.otherLogSocket()
+	k.otherLogTurn.Lock()
 	os.Remove(socket)
 	t.Cleanup(func() {
 		os.Remove(socket)
-		otherLog.turn.Unlock()
+		k.otherLogTurn.Unlock()
 	})
-	return otherLog.bin, socket
+	return bin, socket
 }
 
 func fatalSetup(err error) int {
@@ -137,8 +168,8 @@ type Connection struct {
 	Exit     int
 	Pid      int
 	Logs     []LogLine
-	Received []byte // what the scanner read before the connection closed
-	Calls    []FakeCall
+	received []byte // what the scanner read before the connection closed
+	Calls    []fakeCall
 	Elapsed  time.Duration
 }
 
@@ -146,13 +177,13 @@ type Connection struct {
 type Scanner struct {
 	Listen string // "127.0.0.1:0", "[::1]:0", "[::]:0"
 	From   string // source address, "" for the kernel's choice
-	Dial   string // address to dial, "" for the listener's own
+	dial   string // address to dial, "" for the listener's own
 }
 
 var (
 	Loopback4      = Scanner{Listen: "127.0.0.1:0"}
 	Loopback6      = Scanner{Listen: "[::1]:0"}
-	LoopbackMapped = Scanner{Listen: "[::]:0", Dial: "127.0.0.1"}
+	LoopbackMapped = Scanner{Listen: "[::]:0", dial: "127.0.0.1"}
 )
 
 // RunInetd accepts one connection from the scanner and runs bin with the
@@ -167,7 +198,7 @@ func RunInetd(t *testing.T, bin string, fk *FakeDir, sc Scanner, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Received = received; len(received) != 0 {
+	if c.received = received; len(received) != 0 {
 		t.Errorf("the scanner received %d bytes: %q", len(received), received)
 	}
 	return c
@@ -183,9 +214,9 @@ func AcceptAndRun(sc Scanner, serve func(sock *os.File) error) ([]byte, error) {
 	}
 	defer ln.Close()
 	target := ln.Addr().String()
-	if sc.Dial != "" {
+	if sc.dial != "" {
 		_, port, _ := net.SplitHostPort(target)
-		target = net.JoinHostPort(sc.Dial, port)
+		target = net.JoinHostPort(sc.dial, port)
 	}
 	dialer := net.Dialer{Timeout: 5 * time.Second}
 	if sc.From != "" {
@@ -223,12 +254,13 @@ func AcceptAndRun(sc Scanner, serve func(sock *os.File) error) ([]byte, error) {
 // contract (see FakeDir.Calls).
 func RunWithStdio(t *testing.T, bin string, fk *FakeDir, stdin, out *os.File, args ...string) Connection {
 	t.Helper()
-	since := Log.Mark(t)
+	log := Log(t)
+	since := log.mark(t)
 	c, err := RunIblock(bin, fk, stdin, out, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Logs = Log.LinesOf(t, c.Pid, since)
+	c.Logs = log.linesOf(t, c.Pid, since)
 	c.Calls = fk.Calls(t)
 	return c
 }

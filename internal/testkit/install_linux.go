@@ -60,15 +60,15 @@ func InstallLinuxFiles(t *testing.T, root string) {
 	if out, err := sysusers.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
 	}
-	AppendFile(t, filepath.Join(root, "etc/nftables.conf"), "include \"/usr/local/share/iblock/nft/*.nft\"\n")
+	appendFile(t, filepath.Join(root, "etc/nftables.conf"), "include \"/usr/local/share/iblock/nft/*.nft\"\n")
 	enable := exec.Command(NeedTool(t, "systemctl"), append([]string{"--root=" + root, "enable"}, EnabledUnits...)...)
 	if out, err := enable.CombinedOutput(); err != nil {
 		t.Fatalf("systemctl enable: %v\n%s", err, out)
 	}
 }
 
-// AppendFile appends text to a file that exists.
-func AppendFile(t *testing.T, name, text string) {
+// appendFile appends text to a file that exists.
+func appendFile(t *testing.T, name, text string) {
 	t.Helper()
 	f, err := os.OpenFile(name, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -39,7 +39,7 @@ const (
 	Scanner6       = "2001:db8::10"
 	Neighbour6     = "2001:db8::11"
 	Bystander6     = "2001:db8:0:1::20"
-	BurstAddresses = "198.18.0.0/22" // local to the scanner namespace as a whole
+	burstAddresses = "198.18.0.0/22" // local to the scanner namespace as a whole
 )
 
 // Addresses the tests of the kernel-side rulesets forge: one the allow set holds, and one
@@ -137,8 +137,16 @@ func NewNet(t *testing.T) *Net {
 		"addr add "+Bystander6+"/48 dev veth0 nodad",
 		"link set veth0 up",
 		"neigh add "+Server6+" lladdr "+n.ServerMAC+" dev veth0 nud permanent",
-		"route add local "+BurstAddresses+" dev lo")
+		"route add local "+burstAddresses+" dev lo")
 	return n
+}
+
+// NetOf returns the Net of a server and a scanner namespace that the test
+// made and joined itself (NewNamespace, IPBatch), as the fleet's hosts
+// on one LAN: a Net's methods work on it as on NewNet's. The scanner may
+// be "" for a Net that only runs commands in the server namespace.
+func NetOf(t *testing.T, server, scanner string) *Net {
+	return &Net{T: t, Server: server, Scanner: scanner}
 }
 
 // IPBatch runs ip commands ("link set lo up", ...) in namespace ns.
@@ -278,13 +286,6 @@ func ListenIn(t *testing.T, ns, addr string, handle func(net.Conn)) {
 	}()
 }
 
-// ListenAndClose listens on addr in the server namespace and closes each
-// connection it accepts, as the trap does once it has banned.
-func (n *Net) ListenAndClose(addr string) {
-	n.T.Helper()
-	ListenIn(n.T, n.Server, addr, func(c net.Conn) { c.Close() })
-}
-
 // WaitListening waits until something listens on port in the server
 // namespace, without connecting: a connection there would be a ban.
 func (n *Net) WaitListening(port string) {
@@ -421,9 +422,9 @@ func (n *Net) WantReach(to string, reach map[string]bool) {
 	}
 }
 
-// OpenSession connects from an address to the service before any ban and
+// openSession connects from an address to the service before any ban and
 // returns the connection, greeted.
-func (n *Net) OpenSession(from, to string) net.Conn {
+func (n *Net) openSession(from, to string) net.Conn {
 	n.T.Helper()
 	c, err := n.Dial(from, to, ServicePort, 5*time.Second)
 	if err != nil {
@@ -438,8 +439,8 @@ func (n *Net) OpenSession(from, to string) net.Conn {
 	return c
 }
 
-// SessionAlive reports whether the service still echoes on c.
-func SessionAlive(c net.Conn) bool {
+// sessionAlive reports whether the service still echoes on c.
+func sessionAlive(c net.Conn) bool {
 	c.SetDeadline(time.Now().Add(DropWait))
 	if _, err := c.Write([]byte("ping\n")); err != nil {
 		return false

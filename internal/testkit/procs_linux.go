@@ -8,19 +8,19 @@ import (
 	"strings"
 )
 
-// Process is a running process as /proc shows it.
-type Process struct {
-	Pid, Parent int
-	Exe         string // the path of its executable
+// process is a running process as /proc shows it.
+type process struct {
+	pid, parent int
+	exe         string // the path of its executable
 }
 
-// Processes returns the running processes whose executable's path exe
+// processes returns the running processes whose executable's path exe
 // says are wanted. The one reader of /proc of the tests; it reads little
 // (a link for each process, the stat of those wanted), since samplers
 // call it every few milliseconds while a burst runs.
-func Processes(exe func(path string) bool) []Process {
+func processes(exe func(path string) bool) []process {
 	dirs, _ := os.ReadDir("/proc")
-	var procs []Process
+	var procs []process
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
@@ -41,7 +41,7 @@ func Processes(exe func(path string) bool) []Process {
 			continue
 		}
 		parent, _ := strconv.Atoi(fields[1])
-		procs = append(procs, Process{Pid: pid, Parent: parent, Exe: path})
+		procs = append(procs, process{pid: pid, parent: parent, exe: path})
 	}
 	return procs
 }

@@ -1,14 +1,13 @@
 package testkit
 
-// One reader and one filler of the kernel's sets, nft and ipset alike.
-// The reader streams: holding a listing of a million elements in memory
-// would raise the test process's peak memory, which every program it
-// starts afterwards reports as its own (exec keeps the high-water mark
-// of the memory it replaces).
+// One reader of the kernel's sets, nft and ipset alike. It streams:
+// holding a listing of a million elements in memory would raise the test
+// process's peak memory, which every program it starts afterwards
+// reports as its own (exec keeps the high-water mark of the memory it
+// replaces).
 
 import (
 	"bufio"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -106,8 +105,8 @@ func (n *Net) NftAddresses(set string) map[string]bool {
 	return addrs
 }
 
-// NftElement returns addr's element of a set of table inet iblock.
-func (n *Net) NftElement(set, addr string) (string, bool) {
+// nftElement returns addr's element of a set of table inet iblock.
+func (n *Net) nftElement(set, addr string) (string, bool) {
 	n.T.Helper()
 	for _, e := range n.NftSet(set) {
 		if strings.Fields(e)[0] == addr {
@@ -120,7 +119,7 @@ func (n *Net) NftElement(set, addr string) (string, bool) {
 // NftHas reports whether a set of table inet iblock holds addr.
 func (n *Net) NftHas(set, addr string) bool {
 	n.T.Helper()
-	_, ok := n.NftElement(set, addr)
+	_, ok := n.nftElement(set, addr)
 	return ok
 }
 
@@ -128,14 +127,14 @@ func (n *Net) NftHas(set, addr string) bool {
 // time it has left, or -1 when it does not expire.
 func (n *Net) NftSets() map[string]map[string]time.Duration {
 	n.T.Helper()
-	return n.setsWithTimeLeft([]string{"nft", "list", "table", "inet", "iblock"}, NftExpiry)
+	return n.setsWithTimeLeft([]string{"nft", "list", "table", "inet", "iblock"}, nftExpiry)
 }
 
 // IpsetSets returns every ipset, each member with the time it has left,
 // or -1 when it does not expire.
 func (n *Net) IpsetSets() map[string]map[string]time.Duration {
 	n.T.Helper()
-	return n.setsWithTimeLeft([]string{"ipset", "list"}, IpsetTimeout)
+	return n.setsWithTimeLeft([]string{"ipset", "list"}, ipsetTimeout)
 }
 
 // setsWithTimeLeft reads the sets that argv lists, each element's time
@@ -158,9 +157,9 @@ func (n *Net) setsWithTimeLeft(argv []string, timeLeft func(string) (time.Durati
 
 var nftDuration = regexp.MustCompile(`(\d+)(ms|d|h|m|s)`)
 
-// NftExpiry reads what nft shows after "expires" (e.g. 9d23h59m58s120ms)
+// nftExpiry reads what nft shows after "expires" (e.g. 9d23h59m58s120ms)
 // in an element's text.
-func NftExpiry(elem string) (time.Duration, bool) {
+func nftExpiry(elem string) (time.Duration, bool) {
 	_, after, ok := strings.Cut(elem, "expires ")
 	if !ok {
 		return 0, false
@@ -174,8 +173,8 @@ func NftExpiry(elem string) (time.Duration, bool) {
 	return d, true
 }
 
-// IpsetTimeout reads the seconds ipset shows after "timeout" in a member's text.
-func IpsetTimeout(elem string) (time.Duration, bool) {
+// ipsetTimeout reads the seconds ipset shows after "timeout" in a member's text.
+func ipsetTimeout(elem string) (time.Duration, bool) {
 	f := strings.Fields(elem)
 	if len(f) < 3 || f[1] != "timeout" {
 		return 0, false
@@ -187,31 +186,8 @@ func IpsetTimeout(elem string) (time.Duration, bool) {
 // TimeLeft reads the time an element has left, as nft ("expires
 // 9d23h59m58s") or ipset ("timeout 863999") shows it.
 func TimeLeft(elem string) (time.Duration, bool) {
-	if d, ok := NftExpiry(elem); ok {
+	if d, ok := nftExpiry(elem); ok {
 		return d, true
 	}
-	return IpsetTimeout(elem)
-}
-
-// FillNft adds addrs to a set of table inet iblock, ten thousand an
-// element statement, in one nft run.
-func (n *Net) FillNft(set string, addrs []string) {
-	n.T.Helper()
-	var b strings.Builder
-	for len(addrs) > 0 {
-		k := min(len(addrs), 10000)
-		fmt.Fprintf(&b, "add element inet iblock %s { %s }\n", set, strings.Join(addrs[:k], ", "))
-		addrs = addrs[k:]
-	}
-	n.MustRun("nft", "-f", WriteTemp(n.T, "fill.nft", b.String()))
-}
-
-// FillIpset adds addrs to an ipset with ipset restore.
-func (n *Net) FillIpset(set string, addrs []string) {
-	n.T.Helper()
-	var b strings.Builder
-	for _, a := range addrs {
-		fmt.Fprintf(&b, "add %s %s\n", set, a)
-	}
-	n.RunInput(WriteTemp(n.T, "fill.ipset", b.String()), "ipset", "-exist", "restore")
+	return ipsetTimeout(elem)
 }

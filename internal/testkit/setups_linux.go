@@ -4,10 +4,6 @@ package testkit
 // namespace of a Net, as the documentation tells a reader to.
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 )
 
@@ -23,39 +19,6 @@ func (n *Net) LoadKernelNft() { n.T.Helper(); n.LoadNft("iblock.nft", nil) }
 func (n *Net) LoadNft(name string, edit func(text string) string) {
 	n.T.Helper()
 	n.MustRun(NeedTool(n.T, "nft"), "-f", n.examplePath(name, edit))
-}
-
-// LoadNftEdited loads an example ruleset with each "define name = value"
-// given replacing the file's definition of that name.
-func (n *Net) LoadNftEdited(name string, defines ...string) {
-	n.T.Helper()
-	n.LoadNft(name, func(text string) string {
-		for _, d := range defines {
-			key, _, _ := strings.Cut(d, "=")
-			line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + `=.*$`)
-			if !line.MatchString(text) {
-				n.T.Fatalf("%s has no %s", name, key)
-			}
-			text = line.ReplaceAllLiteralString(text, d)
-		}
-		return text
-	})
-}
-
-// LoadIpsetExample creates the sets and rules of the ipset examples for
-// iblock alone: without their *mangle part, as their comment says.
-func (n *Net) LoadIpsetExample() {
-	n.T.Helper()
-	mangle := regexp.MustCompile(`(?s)\*mangle\n.*?\nCOMMIT\n`)
-	n.LoadIpset(func(name, text string) string {
-		if name == "ipset.conf" {
-			return text
-		}
-		if !mangle.MatchString(text) {
-			n.T.Fatalf("%s has no part to leave out", name)
-		}
-		return mangle.ReplaceAllString(text, "")
-	})
 }
 
 // LoadKernelIpset creates the sets and rules of the ipset examples as
@@ -79,52 +42,6 @@ func (n *Net) LoadIpset(edit func(name, text string) string) {
 	}
 }
 
-// StartInetd runs Debian's openbsd-inetd in the server namespace with the
-// Linux example's lines, each given extra arguments.
-func (n *Net) StartInetd(extra string) {
-	n.T.Helper()
-	n.StartInetdEdited(func(line string) string { return line + extra })
-}
-
-// StartInetdEdited runs openbsd-inetd with the Linux example's lines, the
-// installed paths replaced (exampleFiles), and each line edited.
-func (n *Net) StartInetdEdited(edit func(line string) string) {
-	n.T.Helper()
-	inetd := NeedTool(n.T, "inetd")
-	var conf strings.Builder
-	for _, line := range ExampleLines(n.T, "linux/inetd.conf") {
-		conf.WriteString(edit(exampleFiles().Replace(line)) + "\n")
-	}
-	path := filepath.Join(n.T.TempDir(), "inetd.conf")
-	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
-		n.T.Fatal(err)
-	}
-	n.Start(inetd, "-d", path)
-	n.WaitListening(IblockPort)
-}
-
-// StartSocketActivate runs the command line of iblock@.service, after the
-// wrapper if any, under systemd-socket-activate on the socket of
-// iblock.socket, which must be one dual-stack IPv6 socket. It returns the
-// socket's settings.
-func (n *Net) StartSocketActivate(wrapper ...string) map[string]string {
-	n.T.Helper()
-	activate := NeedTool(n.T, "systemd-socket-activate")
-	socket := UnitSettings(n.T, "linux/iblock.socket")
-	service := UnitSettings(n.T, "linux/iblock@.service")
-	if socket["Accept"] != "yes" || service["StandardInput"] != "socket" {
-		n.T.Fatalf("units: %v %v", socket, service)
-	}
-	argv := append([]string{activate, "--accept", "--inetd", "-l", socket["ListenStream"]}, wrapper...)
-	argv = append(argv, strings.Fields(exampleFiles().Replace(service["ExecStart"]))...)
-	n.Start(argv...)
-	n.WaitListening(IblockPort)
-	if v4, v6 := n.Listeners(IblockPort); v4 || !v6 {
-		n.T.Fatalf("want one dual-stack IPv6 socket, got IPv4 %v, IPv6 %v", v4, v6)
-	}
-	return socket
-}
-
 // Family is one address family's side of a test: the server's address,
 // the scanner's, a bystander's, and the set of iblock's bans.
 type Family struct {
@@ -143,19 +60,12 @@ var Families = []Family{
 // bystander still gets through.
 func (n *Net) WantScannerBannedAlone(f Family, elements func(set string) []string, path string) {
 	n.T.Helper()
-	session := n.OpenSession(f.Scanner, f.Server)
+	session := n.openSession(f.Scanner, f.Server)
 	took := n.TouchTrap(f.Scanner, f.Server)
 	WantElements(n.T, f.Set, elements(f.Set), f.Scanner)
 	Report(n.T, "time to block an %s scanner through %s: %v", f.Name, path, took.Round(100*time.Microsecond))
 	n.WantReach(f.Server, map[string]bool{f.Scanner: false, f.Bystander: true})
-	if SessionAlive(session) {
+	if sessionAlive(session) {
 		n.T.Errorf("%s's connection opened before the ban still works", f.Scanner)
 	}
-}
-
-// exampleFiles replaces the installed paths the examples' command lines
-// name, iblock's and its allow file's, with the test's iblock and the
-// example allow file.
-func exampleFiles() *strings.Replacer {
-	return strings.NewReplacer("/usr/local/bin/iblock", Iblock, "/etc/iblock/allow", SourcePath("examples/linux/allow"))
 }

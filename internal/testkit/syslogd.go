@@ -1,5 +1,10 @@
 package testkit
 
+// A syslogd on a unix datagram socket, as iblock's syslog(3) expects: it
+// files iblock's lines by pid, so that a test reads the lines of its own
+// run (Lines, Count, Matching), and Sync waits until every line sent
+// before it has been read.
+
 import (
 	"errors"
 	"net"
@@ -93,9 +98,9 @@ func (s *Syslogd) file(datagram string) {
 	s.lines[pid] = append(s.lines[pid], filedLine{s.seq, LogLine{pri, m[3]}})
 }
 
-// Mark returns a number that the lines of a process started after it
+// mark returns a number that the lines of a process started after it
 // exceed: every datagram sent before it has then been filed.
-func (s *Syslogd) Mark(t *testing.T) int {
+func (s *Syslogd) mark(t *testing.T) int {
 	t.Helper()
 	pid := 1<<30 + int(syncSeq.Add(1))
 	if _, err := s.Lines(pid, 0); err != nil {
@@ -106,10 +111,10 @@ func (s *Syslogd) Mark(t *testing.T) int {
 	return s.ended[pid]
 }
 
-// LinesOf returns what the process pid, started after mark since, logged.
+// linesOf returns what the process pid, started after mark since, logged.
 // It must have exited: its lines are then filed before the end marker
 // this sends.
-func (s *Syslogd) LinesOf(t *testing.T, pid, since int) []LogLine {
+func (s *Syslogd) linesOf(t *testing.T, pid, since int) []LogLine {
 	t.Helper()
 	lines, err := s.Lines(pid, since)
 	if err != nil {
@@ -156,7 +161,7 @@ func (s *Syslogd) Close() { s.conn.Close() }
 var syncSeq atomic.Int64
 
 // Sync returns once every line sent before it was called has been filed.
-func (s *Syslogd) Sync(t *testing.T) { s.Mark(t) }
+func (s *Syslogd) Sync(t *testing.T) { s.mark(t) }
 
 // Count returns how many lines, from any process, are exactly msg.
 func (s *Syslogd) Count(msg string) int {

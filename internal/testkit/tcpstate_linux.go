@@ -1,19 +1,15 @@
 package testkit
 
 // What the server namespace's TCP stack holds and counts, read from its
-// /proc files and from ip: listeners, half-open handshakes, SYN cookies
-// sent, packets received. None of it connects: a connection to a trap
-// port would be a ban.
+// /proc files: listeners, half-open handshakes, SYN cookies sent. None of
+// it connects: a connection to a trap port would be a ban.
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // TCP states as /proc/net/tcp writes them.
@@ -48,10 +44,10 @@ func (n *Net) Listeners(port string) (v4, v6 bool) {
 	return n.serverSockets("tcp", tcpListen, onPort), n.serverSockets("tcp6", tcpListen, onPort)
 }
 
-// HalfOpen reports whether the server namespace holds a half-open
+// halfOpen reports whether the server namespace holds a half-open
 // handshake (SYN_RECV) with peer. An IPv4 peer of a dual-stack listener
 // is in the IPv6 table, as an IPv4-mapped address.
-func (n *Net) HalfOpen(peer netip.Addr) bool {
+func (n *Net) halfOpen(peer netip.Addr) bool {
 	from := func(hex string) func(_, remote string) bool {
 		return func(_, remote string) bool { return strings.HasPrefix(remote, hex+":") }
 	}
@@ -87,20 +83,4 @@ func (n *Net) SyncookiesSent() int {
 		return nil
 	})
 	return v
-}
-
-// Received returns how many packets the server's veth received and how
-// many it dropped: a forgery counts only if its segments arrived.
-func (n *Net) Received(t *testing.T) (packets, dropped uint64) {
-	t.Helper()
-	var links []struct {
-		Stats struct {
-			RX struct{ Packets, Dropped uint64 } `json:"rx"`
-		} `json:"stats64"`
-	}
-	out := MustCombined(t, exec.Command("ip", "-n", n.Server, "-j", "-s", "link", "show", "dev", "veth0"))
-	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -j -s link: %v %s", err, out)
-	}
-	return links[0].Stats.RX.Packets, links[0].Stats.RX.Dropped
 }

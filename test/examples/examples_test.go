@@ -85,7 +85,7 @@ func TestExampleDoasConfPermitsIblocksDefaultProgram(t *testing.T) {
 // which: what its dry run (-n) says it would run.
 func defaultProgram(t *testing.T, backend string) string {
 	t.Helper()
-	c := testkit.RunInetd(t, testkit.Iblock, testkit.NewFakeDir(t), testkit.Loopback4, "-n", "-w", "/dev/null", "-b", backend, "-d", "none")
+	c := testkit.RunInetd(t, testkit.Iblock(t), testkit.NewFakeDir(t), testkit.Loopback4, "-n", "-w", "/dev/null", "-b", backend, "-d", "none")
 	for _, l := range c.Logs {
 		if cmd, ok := strings.CutPrefix(l.Msg, "dry run: would run "); ok {
 			return strings.Fields(cmd)[0]
@@ -222,7 +222,7 @@ func TestExampleInetdConfBansThroughDebianInetd(t *testing.T) {
 	for _, line := range testkit.ExampleLines(t, "inetd.conf") {
 		line = strings.ReplaceAll(line, ":2507", ":"+port)
 		line = strings.ReplaceAll(line, "_iblock", "root")
-		line = strings.ReplaceAll(line, "/usr/local/bin/iblock", testkit.Iblock)
+		line = strings.ReplaceAll(line, "/usr/local/bin/iblock", testkit.Iblock(t))
 		conf.WriteString(line + " -w /dev/null -b pf -d " + fk.Path("doas") + " -c " + fk.Path("pfctl") + "\n")
 	}
 	confPath := filepath.Join(fk.Dir, "inetd.conf")

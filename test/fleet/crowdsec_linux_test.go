@@ -213,7 +213,7 @@ func (l *localAPI) Start() {
 	l.t.Helper()
 	l.proc = startIn(l.t, l.ns, "crowdsec", "-c", l.config, "-no-cs", "-no-capi")
 	testkit.WaitUntil(l.t, 20*time.Second, "the local API does not answer", func() bool {
-		_, err := (&testkit.Net{T: l.t, Server: l.ns}).Run("cscli", "-c", l.config, "decisions", "list")
+		_, err := testkit.NetOf(l.t, l.ns, "").Run("cscli", "-c", l.config, "decisions", "list")
 		return err == nil
 	})
 }

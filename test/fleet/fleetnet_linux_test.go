@@ -138,7 +138,7 @@ func (f *fleetNet) IPBatch(ns string, cmds ...string) {
 // host returns the two-namespace view of a host of the fleet: its helpers
 // (start, mustRun, dial from the scanner namespace…) work on it unchanged.
 func (f *fleetNet) host(ns string) *testNet {
-	return &testNet{&testkit.Net{T: f.t, Server: ns, Scanner: f.scanner}}
+	return &testNet{testkit.NetOf(f.t, ns, f.scanner)}
 }
 
 func isIPv4(addr string) bool {

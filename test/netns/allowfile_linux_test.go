@@ -36,12 +36,12 @@ func TestOneAllowFileFillsTheAllowSetsAndIblocksAllowlist(t *testing.T) {
 		for _, addr := range mine {
 			to := serverOf(strings.Contains(addr, ":"))
 			n.SendSYNs(t, to, 23, addr)
-			before := testkit.Log.Count("not blocking " + addr + ": allowlisted")
+			before := testkit.Log(t).Count("not blocking " + addr + ": allowlisted")
 			if got, err := n.holdConnection(addr, to); err != nil || len(got) != 0 {
 				t.Fatalf("%s at the trap: %q, %v", addr, got, err)
 			}
 			testkit.WaitUntil(t, 5*time.Second, "iblock's line for "+addr, func() bool {
-				return testkit.Log.Count("not blocking "+addr+": allowlisted") > before
+				return testkit.Log(t).Count("not blocking "+addr+": allowlisted") > before
 			})
 		}
 		for _, addr := range mine {

@@ -68,7 +68,7 @@ func TestRealBlocklistdBansTheScannerOnEveryPortThroughTheHelper(t *testing.T) {
 			return strings.Contains(out, f.Scanner)
 		}
 		if !testkit.Eventually(10*time.Second, inTable) {
-			t.Fatalf("the helper never banned the %s scanner; iblock said %v", f.Name, testkit.Log.Matching(f.Scanner))
+			t.Fatalf("the helper never banned the %s scanner; iblock said %v", f.Name, testkit.Log(t).Matching(f.Scanner))
 		}
 		banned := time.Since(start)
 		n.WantReach(f.Server, map[string]bool{f.Scanner: false, f.Bystander: true})

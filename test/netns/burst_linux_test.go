@@ -16,10 +16,10 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 	n := newTestNet(t)
 	n.LoadNftExample()
 	n.StartInetd("")
-	testkit.Log.Sync(t)
+	testkit.Log(t).Sync(t)
 	before := map[string]int{}
 	for i := 1; i <= testkit.BurstSize; i++ {
-		before[testkit.BurstAddress(i)] = testkit.Log.Count("blocking " + testkit.BurstAddress(i))
+		before[testkit.BurstAddress(i)] = testkit.Log(t).Count("blocking " + testkit.BurstAddress(i))
 	}
 	results, peak := n.Burst()
 	banned := n.NftAddresses("iblocked")
@@ -28,12 +28,12 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 	if s.Banned != testkit.BurstSize || len(banned) != testkit.BurstSize {
 		t.Errorf("%d scanners banned, %d in the set, want %d; failures: %q", s.Banned, len(banned), testkit.BurstSize, testkit.First(s.Failed, 5))
 	}
-	testkit.Log.Sync(t)
+	testkit.Log(t).Sync(t)
 	for _, f := range testkit.First(s.Failed, 5) {
-		t.Logf("log of %s: %v", strings.Split(f, ":")[0], testkit.Log.Matching(strings.Split(f, ":")[0]+" "))
+		t.Logf("log of %s: %v", strings.Split(f, ":")[0], testkit.Log(t).Matching(strings.Split(f, ":")[0]+" "))
 	}
 	for i := 1; i <= testkit.BurstSize; i++ {
-		if k := testkit.Log.Count("blocking "+testkit.BurstAddress(i)) - before[testkit.BurstAddress(i)]; k != 1 {
+		if k := testkit.Log(t).Count("blocking "+testkit.BurstAddress(i)) - before[testkit.BurstAddress(i)]; k != 1 {
 			t.Errorf("%s was logged as blocked %d times", testkit.BurstAddress(i), k)
 		}
 	}
@@ -48,8 +48,8 @@ func TestBurstOfAThousandScannersIsBannedThroughInetd(t *testing.T) {
 // waitNoIblock fails the test if an iblock is still running 5 s on.
 func waitNoIblock(t *testing.T) {
 	t.Helper()
-	if !testkit.Eventually(5*time.Second, func() bool { return len(testkit.IblockProcesses()) == 0 }) {
-		t.Errorf("iblock processes left running: %v", testkit.IblockProcesses())
+	if !testkit.Eventually(5*time.Second, func() bool { return len(testkit.IblockProcesses(t)) == 0 }) {
+		t.Errorf("iblock processes left running: %v", testkit.IblockProcesses(t))
 	}
 }
 

@@ -114,9 +114,9 @@ func TestAllowlistedAddressIsNeverBanned(t *testing.T) {
 		testkit.Report(t, "time to block an %s scanner beside an allowlisted address: %v", f.Name, took.Round(100*time.Microsecond))
 		n.WantReach(f.Server, map[string]bool{f.Bystander: true, f.Scanner: false})
 	}
-	testkit.Log.Sync(t)
+	testkit.Log(t).Sync(t)
 	for _, addr := range []string{testkit.Bystander4, testkit.Bystander6} {
-		if testkit.Log.Count("not blocking "+addr+": allowlisted") == 0 {
+		if testkit.Log(t).Count("not blocking "+addr+": allowlisted") == 0 {
 			t.Errorf("no log line says %s was allowlisted", addr)
 		}
 	}
@@ -141,15 +141,15 @@ func TestMissingSetIsNamedWithACommandThatCreatesIt(t *testing.T) {
 			n := newTestNet(t)
 			n.StartInetd(tc.extra)
 			n.TouchPort(testkit.Scanner4, testkit.Server4, testkit.IblockPort) // no ruleset, no redirection
-			testkit.Log.Sync(t)
+			testkit.Log(t).Sync(t)
 			var create string
-			for _, l := range testkit.Log.Matching(tc.command) {
+			for _, l := range testkit.Log(t).Matching(tc.command) {
 				if _, after, ok := strings.Cut(l.Msg, tc.hint); ok {
 					create = after
 				}
 			}
 			if create == "" {
-				t.Fatalf("no log line says %q…%q; the log has: %v", tc.command, tc.hint, testkit.Log.Matching(testkit.Scanner4+" "))
+				t.Fatalf("no log line says %q…%q; the log has: %v", tc.command, tc.hint, testkit.Log(t).Matching(testkit.Scanner4+" "))
 			}
 			n.MustRun("/bin/sh", "-c", create)
 			took := n.TouchPort(testkit.Bystander4, testkit.Server4, testkit.IblockPort)

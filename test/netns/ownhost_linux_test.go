@@ -44,7 +44,7 @@ func TestLocalAccountCannotGetTheHostBanned(t *testing.T) {
 		own := []string{testkit.Server4, testkit.Server6, laterAddr4, laterAddr6}
 		for _, addr := range own {
 			for _, sport := range []int{3306, 8080} {
-				before := testkit.Log.Count("not blocking " + addr + ": an address of this host")
+				before := testkit.Log(t).Count("not blocking " + addr + ": an address of this host")
 				c, err := testkit.DialAs(n.Server, nobody, addr, sport, addr, testkit.IblockPort, 5*time.Second)
 				if err != nil {
 					t.Fatalf("from %s port %d to its own port %s: %v", addr, sport, testkit.IblockPort, err)
@@ -53,7 +53,7 @@ func TestLocalAccountCannotGetTheHostBanned(t *testing.T) {
 				testkit.ReadAll(c) // until iblock has exited
 				c.Close()
 				if !testkit.Eventually(5*time.Second, func() bool {
-					return testkit.Log.Count("not blocking "+addr+": an address of this host") > before
+					return testkit.Log(t).Count("not blocking "+addr+": an address of this host") > before
 				}) {
 					t.Errorf("iblock did not log that %s is an address of this host", addr)
 				}
@@ -81,7 +81,7 @@ func TestLocalAccountCannotGetTheHostBanned(t *testing.T) {
 			if got != "" || len(lines) > 0 || !reached {
 				t.Errorf("the host's own %s was banned %q, logged %q; reaches its own service: %v", addr, got, lines, reached)
 			}
-			if testkit.Log.Count("blocking "+addr) > 0 {
+			if testkit.Log(t).Count("blocking "+addr) > 0 {
 				t.Errorf("iblock logged %q", "blocking "+addr)
 			}
 		}
